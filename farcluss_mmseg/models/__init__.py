@@ -1,0 +1,1 @@
+from . import data_preprocessors, losses, segmentors, utils  # noqa: F401
