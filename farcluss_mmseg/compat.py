@@ -10,7 +10,8 @@ and when it can be dropped. Nothing else in the package patches third-party code
    :class:`MissingCompiledOpError` telling the user to install the full mmcv. Drop it when mmseg
    imports ``mmcv.ops`` lazily or when mmcv-lite is no longer supported.
 2. torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.x checkpoints hold a few
-   non-tensor objects (``HistoryBuffer``, numpy arrays and scalars in the message hub), so
+   non-tensor objects (``HistoryBuffer`` and its statistics methods, numpy arrays and scalars in
+   the message hub), so
    ``--resume`` and ``load_from`` fail with ``UnpicklingError``. We allow-list exactly those
    globals (never turning ``weights_only`` off) and replace mmengine's local-file loader with one
    that names the file and the refused global. Drop it when mmengine saves plain checkpoints.
@@ -19,6 +20,7 @@ and when it can be dropped. Nothing else in the package patches third-party code
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import sys
 import types
 
@@ -74,6 +76,23 @@ def mmcv_has_compiled_ops() -> bool:
     return not getattr(ext, 'IS_FARCLUSS_STUB', False)
 
 
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` restricted to what pickled ``HistoryBuffer``s use it for.
+
+    A ``HistoryBuffer`` pickles its statistics methods (``min``, ``max``, ``current``, ``mean``
+    and registered ones) as ``getattr(HistoryBuffer, name)``. Allow-listing the real ``getattr``
+    would let a checkpoint fetch any attribute of any allowed object, so this stand-in answers
+    only that one question.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics methods '
+        'are allowed')
+
+
 def _checkpoint_globals() -> list:
     """The non-tensor globals an mmengine 0.10.x checkpoint pickles, and nothing else."""
     import numpy as np
@@ -100,7 +119,8 @@ def _checkpoint_globals() -> list:
             np.float64,
         )
     ]
-    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtypes]
+    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'), np.ndarray, np.dtype,
+            _reconstruct, scalar, *dtypes]
 
 
 MMENGINE_CHECKPOINT_GLOBALS: list = []

@@ -1,1 +1,3 @@
+from .multi_source_sampler import MultiSourceSampler
 
+__all__ = ['MultiSourceSampler']

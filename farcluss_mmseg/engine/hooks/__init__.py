@@ -1,1 +1,3 @@
+from .mean_teacher_hook import MeanTeacherHook
 
+__all__ = ['MeanTeacherHook']

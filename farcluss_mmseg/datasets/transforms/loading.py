@@ -1,0 +1,94 @@
+"""Label loading with a value check, and its variant for unlabeled images.
+
+Undecodable files are reported by the dataset (:class:`farcluss_mmseg.datasets.base.
+CheckedSegMixin`), which knows both paths of a sample; these transforms check label values.
+"""
+
+from typing import Optional
+
+import numpy as np
+from mmseg.datasets.transforms import LoadAnnotations
+from mmseg.registry import TRANSFORMS
+
+__all__ = ['LoadCheckedAnnotations', 'LoadOptionalAnnotations']
+
+
+@TRANSFORMS.register_module()
+class LoadCheckedAnnotations(LoadAnnotations):
+    """mmseg's ``LoadAnnotations`` that refuses label values outside the classes.
+
+    After loading (and after ``label_map`` / ``reduce_zero_label``), every label value must be
+    below ``num_classes`` or equal to ``ignore_index``; otherwise a ``ValueError`` names the
+    label file and the bad values. ``num_classes`` comes from the argument or, when that is
+    None, from ``results['num_classes']``, which :class:`CheckedSegMixin` datasets put in every
+    data info (so a config need not repeat it). The check is one ``bincount`` of the label.
+
+    Required Keys: seg_map_path, reduce_zero_label, seg_fields and, without the argument,
+    num_classes. Added Keys: gt_seg_map (np.uint8 (H, W)).
+
+    Args:
+        num_classes (int, optional): Number of classes. Defaults to None (from the data info).
+        ignore_index (int): The ignored label value. Defaults to 255.
+        **kwargs: Arguments of mmseg's ``LoadAnnotations``.
+    """
+
+    def __init__(
+        self, num_classes: Optional[int] = None, ignore_index: int = 255, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def _load_seg_map(self, results: dict) -> None:
+        super()._load_seg_map(results)
+        num_classes = self.num_classes
+        if num_classes is None:
+            if 'num_classes' not in results:
+                raise KeyError(
+                    f'{type(self).__name__}: the data info of {results["seg_map_path"]} has no '
+                    "'num_classes'; use a CheckedSegMixin dataset or set num_classes in the "
+                    'transform config'
+                )
+            num_classes = results['num_classes']
+        elif results.get('num_classes', num_classes) != num_classes:
+            raise ValueError(
+                f'{type(self).__name__}: num_classes={num_classes} in the transform config, but '
+                f'the dataset has {results["num_classes"]} classes; remove the argument'
+            )
+        values = np.flatnonzero(np.bincount(results['gt_seg_map'].ravel()))
+        bad = values[(values >= num_classes) & (values != self.ignore_index)]
+        if bad.size:
+            raise ValueError(
+                f'label file {results["seg_map_path"]} has values {bad.tolist()}, but labels '
+                f'must be in [0, {num_classes - 1}] or {self.ignore_index} (ignore); fix the '
+                "file, or the dataset's classes / label_map"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f'{super().__repr__()[:-1]}, num_classes={self.num_classes}, '
+            f'ignore_index={self.ignore_index})'
+        )
+
+
+@TRANSFORMS.register_module()
+class LoadOptionalAnnotations(LoadCheckedAnnotations):
+    """:class:`LoadCheckedAnnotations` that skips images without a label file.
+
+    For unlabeled splits built with ``labels='optional'``: a data info whose ``seg_map_path``
+    is None passes through unchanged (no ``gt_seg_map``); one with a path is loaded and checked,
+    so the label can monitor pseudo-label accuracy.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Load and check the label if the image has one.
+
+        Args:
+            results (dict): The data info.
+
+        Returns:
+            dict: ``results``, with ``gt_seg_map`` if ``seg_map_path`` is not None.
+        """
+        if results.get('seg_map_path') is None:
+            return results
+        return super().transform(results)

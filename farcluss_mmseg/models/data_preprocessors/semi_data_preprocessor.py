@@ -1,0 +1,68 @@
+from typing import Dict, List
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType
+from torch import Tensor
+
+
+@MODELS.register_module()
+class SemiSegDataPreProcessor(BaseDataPreprocessor):
+    """Splits a mixed labeled/unlabeled batch and normalises each part.
+
+    A training batch holds labeled samples packed by mmseg's ``PackSegInputs`` (``inputs`` is an
+    image tensor) and unlabeled samples packed by :class:`PackSemiInputs` (``inputs`` is a dict
+    with the weak view and the stacked strong views). Labeled samples go through the wrapped
+    ``SegDataPreProcessor`` unchanged. Unlabeled views are already padded to one size, so they are
+    normalised as one batch on the device.
+
+    Outside training (validation, test, inference) the batch is handed to the wrapped
+    preprocessor as it is, so mmseg's tools and APIs see the usual behaviour.
+
+    Args:
+        data_preprocessor (dict): Config of the wrapped preprocessor, usually
+            ``SegDataPreProcessor`` with mean, std, ``bgr_to_rgb`` and the crop ``size``.
+
+    Returns (training):
+        dict: ``inputs`` = ``{'sup': (B_l, 3, H, W), 'weak': (B_u, 3, H, W),
+        'strong': (V, B_u, 3, H, W)}`` and ``data_samples`` = ``{'sup': [...], 'unsup': [...]}``.
+    """
+
+    def __init__(self, data_preprocessor: ConfigType) -> None:
+        super().__init__()
+        self.data_preprocessor = MODELS.build(data_preprocessor)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        inputs = data['inputs']
+        if not training or not any(isinstance(x, dict) for x in inputs):
+            return self.data_preprocessor(data, training)
+        samples = data['data_samples']
+        sup = [i for i, x in enumerate(inputs) if not isinstance(x, dict)]
+        unsup = [i for i, x in enumerate(inputs) if isinstance(x, dict)]
+        out_inputs: Dict[str, Tensor] = {}
+        out_samples: Dict[str, List] = {'sup': [], 'unsup': [samples[i] for i in unsup]}
+        if sup:
+            labeled = self.data_preprocessor(
+                dict(inputs=[inputs[i] for i in sup], data_samples=[samples[i] for i in sup]),
+                True,
+            )
+            out_inputs['sup'] = labeled['inputs']
+            out_samples['sup'] = labeled['data_samples']
+        weak = torch.stack([inputs[i]['weak'] for i in unsup])
+        strong = torch.stack([inputs[i]['strong'] for i in unsup], dim=1)  # (V, B_u, 3, H, W)
+        out_inputs['weak'] = self._normalize(weak)
+        out_inputs['strong'] = self._normalize(strong)
+        out_samples['unsup'] = [s.to(self.device) for s in out_samples['unsup']]
+        return dict(inputs=out_inputs, data_samples=out_samples)
+
+    def _normalize(self, images: Tensor) -> Tensor:
+        """BGR->RGB, float and mean/std normalisation of a uint8 batch, as the wrapped one does."""
+        pre = self.data_preprocessor
+        images = images.to(self.device, non_blocking=True)
+        if pre.channel_conversion:
+            images = images.flip(-3)
+        images = images.float()
+        if pre._enable_normalize:
+            images = (images - pre.mean) / pre.std
+        return images
