@@ -8,5 +8,5 @@ from .compat import install as _install_compat
 
 _install_compat()
 
-from . import datasets, engine, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402,F401

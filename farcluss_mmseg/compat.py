@@ -19,6 +19,7 @@ and when it can be dropped. Nothing else in the package patches third-party code
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import pickle
 import sys
@@ -47,6 +48,8 @@ def _install_mmcv_ext_stub() -> bool:
     except ModuleNotFoundError:  # mmcv itself is missing; mmseg will say so
         return False
     stub = types.ModuleType('mmcv._ext')
+    # importlib.util.find_spec (mmengine's mmcv_full_available) needs a spec on the module.
+    stub.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
     stub.__doc__ = 'farcluss_mmseg stand-in for the compiled ops missing from mmcv-lite.'
 
     def __getattr__(name: str):
@@ -90,7 +93,8 @@ def _history_buffer_getattr(obj, name: str):
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics methods '
-        'are allowed')
+        'are allowed'
+    )
 
 
 def _checkpoint_globals() -> list:
@@ -119,8 +123,15 @@ def _checkpoint_globals() -> list:
             np.float64,
         )
     ]
-    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'), np.ndarray, np.dtype,
-            _reconstruct, scalar, *dtypes]
+    return [
+        HistoryBuffer,
+        (_history_buffer_getattr, 'builtins.getattr'),
+        np.ndarray,
+        np.dtype,
+        _reconstruct,
+        scalar,
+        *dtypes,
+    ]
 
 
 MMENGINE_CHECKPOINT_GLOBALS: list = []

@@ -1,4 +1,5 @@
 """The compatibility layer: mmcv-lite stand-in and the checkpoint allow-list."""
+
 import os
 import pickle
 
@@ -73,3 +74,10 @@ def test_checkpoint_getattr_is_limited_to_history_buffer_methods(tmp_path):
     torch.save({'x': _GetattrPayload()}, path)
     with pytest.raises(RuntimeError, match=r'Refusing to load checkpoint .*sneaky\.pth'):
         _load_checkpoint(str(path), map_location='cpu')
+
+
+def test_mmengine_sees_mmcv_lite_as_lite():
+    # Runner.wrap_model -> revert_sync_batchnorm -> mmcv_full_available() -> find_spec(mmcv._ext)
+    from mmengine.utils.dl_utils import mmcv_full_available
+
+    assert mmcv_full_available() is compat.mmcv_has_compiled_ops()

@@ -6,6 +6,7 @@
 A FARCLUSS checkpoint is evaluated with the model named by ``model.semi_test_cfg.predict_on``
 (the teacher by default).
 """
+
 import argparse
 import os
 import os.path as osp
@@ -26,10 +27,15 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='directory to save painted images')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config'
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
     parser.add_argument('--tta', action='store_true', help='test time augmentation')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -41,8 +47,10 @@ def parse_args():
 def trigger_visualization_hook(cfg, args):
     default_hooks = cfg.default_hooks
     if 'visualization' not in default_hooks:
-        raise RuntimeError('VisualizationHook must be included in default_hooks: '
-                           "add dict(type='SegVisualizationHook') to the config.")
+        raise RuntimeError(
+            'VisualizationHook must be included in default_hooks: '
+            "add dict(type='SegVisualizationHook') to the config."
+        )
     visualization_hook = default_hooks['visualization']
     visualization_hook['draw'] = True
     if args.show:

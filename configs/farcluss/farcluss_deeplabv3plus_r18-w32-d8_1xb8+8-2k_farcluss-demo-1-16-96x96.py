@@ -5,19 +5,27 @@ model = dict(
     _delete_=True,
     type='FARCLUSS',
     segmentor={{_base_.model}},
-    unsup_loss=dict(type='FuzzyPseudoLabelLoss', top_k=2, entropy_threshold=0.7,
-                    median_over='present', class_weight_mode='per_class', loss_weight=0.5),
-    contrast_loss=dict(type='PrototypeContrastiveLoss', confidence_threshold=0.5,
-                       loss_weight=0.1),
+    unsup_loss=dict(
+        type='FuzzyPseudoLabelLoss',
+        top_k=2,
+        entropy_threshold=0.7,
+        median_over='present',
+        class_weight_mode='per_class',
+        loss_weight=0.5,
+    ),
+    contrast_loss=dict(type='PrototypeContrastiveLoss', confidence_threshold=0.5, loss_weight=0.1),
     semi_train_cfg=dict(cutmix_prob=0.5, cutmix_area=(0.02, 0.4), feature_perturbation=True),
-    semi_test_cfg=dict(predict_on='teacher'))
+    semi_test_cfg=dict(predict_on='teacher'),
+)
 train_dataloader = dict(
     batch_size=16,  # 8 labeled + 8 unlabeled
     sampler=dict(_delete_=True, type='MultiSourceSampler', batch_size=16, source_ratio=[1, 1]),
     dataset=dict(
         _delete_=True,
         type='ConcatDataset',
-        datasets=[{{_base_.labeled_dataset}}, {{_base_.unlabeled_dataset}}]))
+        datasets=[{{_base_.labeled_dataset}}, {{_base_.unlabeled_dataset}}],
+    ),
+)
 custom_hooks = [
     dict(type='FiniteLossHook'),
     dict(type='NumClassesCheckHook'),

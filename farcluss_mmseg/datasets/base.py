@@ -59,9 +59,9 @@ class CheckedSegMixin:
     - raises :class:`FileNotFoundError` when ``data_root``, the split list or the image folder
       does not exist, ending with :attr:`DATA_ROOT_HINT` (how to obtain the data);
     - reads the split list (mmseg style, one image stem a line) and raises, naming the list file
-      and line number, on an empty line, a line with spaces, a duplicate stem or a stem whose
-      image does not exist;
-    - with ``labels='required'`` raises when an image's label file does not exist; with
+      and line number, on an empty list or line, a line with spaces, a duplicate stem or a stem
+      whose image does not exist;
+    - with ``labels='required'`` raises (naming the line) when a label file does not exist; with
       ``labels='optional'`` (unlabeled splits) sets ``seg_map_path=None`` for such images and
       keeps the path of those that have one (to monitor pseudo-label accuracy);
     - stores ``num_classes`` in every data info, for :class:`LoadCheckedAnnotations`;
@@ -85,7 +85,7 @@ class CheckedSegMixin:
         super().__init__(*args, **kwargs)
 
     def _hint(self) -> str:
-        return self.DATA_ROOT_HINT.format(data_root=self.data_root)
+        return self.DATA_ROOT_HINT.format(data_root=self.data_root or '<data_root>')
 
     def _require(self, path: str, what: str) -> None:
         if not fileio.exists(path, backend_args=self.backend_args):
@@ -95,6 +95,8 @@ class CheckedSegMixin:
         """Check every line of the split list ``ann_file``."""
         self._require(self.ann_file, 'split list')
         lines = mmengine.list_from_file(self.ann_file, backend_args=self.backend_args)
+        if not lines:
+            raise ValueError(f'split list {self.ann_file} is empty')
         img_dir = self.data_prefix.get('img_path', '')
         first_line = {}
         for lineno, line in enumerate(lines, start=1):
@@ -126,13 +128,14 @@ class CheckedSegMixin:
         """
         if self.data_root and not fileio.isdir(self.data_root, backend_args=self.backend_args):
             raise FileNotFoundError(f'data_root {self.data_root} does not exist: {self._hint()}')
-        if self.ann_file and not osp.isdir(self.ann_file):
+        from_list = bool(self.ann_file) and not osp.isdir(self.ann_file)
+        if from_list:
             self._check_split()
         else:
             self._require(self.data_prefix.get('img_path', ''), 'image folder')
         data_list = super().load_data_list()
         num_classes = len(self.metainfo['classes'])
-        for info in data_list:
+        for lineno, info in enumerate(data_list, start=1):
             info['num_classes'] = num_classes
             seg_path = info.get('seg_map_path')
             if seg_path is None or fileio.exists(seg_path, backend_args=self.backend_args):
@@ -140,8 +143,9 @@ class CheckedSegMixin:
             if self.labels == 'optional':
                 info['seg_map_path'] = None
             else:
+                where = f'{self.ann_file}, line {lineno}: ' if from_list else ''
                 raise FileNotFoundError(
-                    f'label {seg_path} of image {info["img_path"]} does not exist; '
+                    f'{where}label {seg_path} of image {info["img_path"]} does not exist; '
                     "if this split is unlabeled, build the dataset with labels='optional'"
                 )
         return data_list

@@ -33,7 +33,7 @@ class FarclussDemoDataset(CheckedSegMixin, BaseSegDataset):
     5. ``rock``: irregular polygons on the ground; mottled noise with directional shading.
     6. ``vehicle``: small boxes with a cabin and wheels on the ground; any colour; specular
        gradient.
-    7. ``wire``: 1–2 px sagging overhead lines, in about a third of the images, drawn in
+    7. ``wire``: 1–2 px sagging overhead lines, in about one image in five, drawn in
        front of everything and not bordered by ignore pixels; the rare class (< 1 % of pixels).
 
     Objects occlude each other (drawn back to front), edges are blurred in the image (the label

@@ -286,7 +286,7 @@ def format_table(dataset: str, rows: List[dict]) -> str:
     head = f'{"dataset":<11}{"split":<11}{"labeled":>8}{"unlabeled":>10}{"pool":>7}{"expected":>9}'
     voc = 'fine' in rows[0]
     if voc:
-        head += f'  {"labels in SegmentationClass / SegmentationClassAug"}'
+        head += '  labels in SegmentationClass / SegmentationClassAug'
     lines = [head]
     for r in rows:
         want = '-' if r['expected'] is None else str(r['expected'])

@@ -21,7 +21,8 @@ labeled_dataset = dict(
     type=dataset_type,
     data_root=data_root,
     ann_file=f'splits/{split}/labeled.txt',
-    pipeline=train_pipeline)
+    pipeline=train_pipeline,
+)
 unlabeled_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadOptionalAnnotations'),  # labels of unlabeled images: monitoring only
@@ -29,12 +30,22 @@ unlabeled_pipeline = [
     dict(type='RandomResize', scale=(96, 96), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='StrongViews', num_views=2, transforms=[
-        dict(type='RandomColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.25,
-             prob=0.8),
-        dict(type='RandomGrayscale', prob=0.2),
-        dict(type='RandomGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
-    ]),
+    dict(
+        type='StrongViews',
+        num_views=2,
+        transforms=[
+            dict(
+                type='RandomColorJitter',
+                brightness=0.5,
+                contrast=0.5,
+                saturation=0.5,
+                hue=0.25,
+                prob=0.8,
+            ),
+            dict(type='RandomGrayscale', prob=0.2),
+            dict(type='RandomGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+        ],
+    ),
     dict(type='PackSemiInputs', size=crop_size),
 ]
 unlabeled_dataset = dict(
@@ -42,20 +53,23 @@ unlabeled_dataset = dict(
     data_root=data_root,
     ann_file=f'splits/{split}/unlabeled.txt',
     labels='optional',
-    pipeline=unlabeled_pipeline)
+    pipeline=unlabeled_pipeline,
+)
 train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=labeled_dataset)
+    dataset=labeled_dataset,
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file='splits/val.txt',
-        pipeline=test_pipeline))
+        type=dataset_type, data_root=data_root, ann_file='splits/val.txt', pipeline=test_pipeline
+    ),
+)
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

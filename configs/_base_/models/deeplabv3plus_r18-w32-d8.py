@@ -5,6 +5,14 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     pretrained=None,
     backbone=dict(depth=18, stem_channels=32, base_channels=32, norm_cfg=norm_cfg),
-    decode_head=dict(in_channels=256, channels=64, c1_in_channels=32, c1_channels=16,
-                     dilations=(1, 2, 4, 6), num_classes=8, norm_cfg=norm_cfg),
-    auxiliary_head=None)
+    decode_head=dict(
+        in_channels=256,
+        channels=64,
+        c1_in_channels=32,
+        c1_channels=16,
+        dilations=(1, 2, 4, 6),
+        num_classes=8,
+        norm_cfg=norm_cfg,
+    ),
+    auxiliary_head=None,
+)

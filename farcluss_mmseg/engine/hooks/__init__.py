@@ -1,3 +1,5 @@
+from .finite_loss_hook import FiniteLossHook
 from .mean_teacher_hook import MeanTeacherHook
+from .num_classes_check_hook import NumClassesCheckHook
 
-__all__ = ['MeanTeacherHook']
+__all__ = ['FiniteLossHook', 'MeanTeacherHook', 'NumClassesCheckHook']

@@ -17,11 +17,13 @@ class FiniteLossHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
-                         data_batch: Optional[dict] = None,
-                         outputs: Optional[dict] = None) -> None:
+    def after_train_iter(
+        self,
+        runner,
+        batch_idx: int,
+        data_batch: Optional[dict] = None,
+        outputs: Optional[dict] = None,
+    ) -> None:
         bad = {}
         for name, value in (outputs or {}).items():
             if 'loss' in name:
@@ -32,4 +34,5 @@ class FiniteLossHook(Hook):
             raise FloatingPointError(
                 f'{", ".join(bad)} became {bad} at iteration {runner.iter + 1}. Training '
                 'stopped: lower the learning rate, check the data for bad labels, or resume '
-                'from the last good checkpoint.')
+                'from the last good checkpoint.'
+            )

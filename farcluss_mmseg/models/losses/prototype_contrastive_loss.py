@@ -1,6 +1,7 @@
 """FARCLUSS prototype contrastive loss ``L_c`` (eq. 9-10)."""
 
 import math
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -11,6 +12,22 @@ from torch import Tensor
 from .fuzzy_pseudo_label_loss import _check_number
 
 __all__ = ['PrototypeContrastiveLoss']
+
+
+def _class_sums(member: Tensor, values: Tensor) -> Tuple[Tensor, Tensor]:
+    """Sums of the pixel vectors per class, split into two halves.
+
+    Args:
+        member (Tensor): Memberships, (N, 2C, P): two sets of C classes.
+        values (Tensor): Pixel vectors, (N, D, P).
+
+    Returns:
+        tuple[Tensor, Tensor]: Two (C, D) sums. One matrix product over all N * P pixels
+        (faster on GPU than a batched product over N, whose per-image products are too thin).
+    """
+    member = member.transpose(0, 1).reshape(member.shape[1], -1)
+    values = values.transpose(0, 1).reshape(values.shape[1], -1)
+    return torch.mm(member, values.t()).chunk(2)
 
 
 @MODELS.register_module()
@@ -36,8 +53,8 @@ class PrototypeContrastiveLoss(nn.Module):
     parallel to ``u``, so that term is 0. Detaching skips computing it. For embeddings that
     are not normalised the two differ; detached, each prototype is a fixed target of the step.
 
-    Everything is vectorised (scatter and einsum over a confident one-hot map), without
-    ``.item()``, ``nonzero`` or boolean-mask indexing.
+    Everything is vectorised (a scatter to a confident one-hot map, then one matrix product),
+    without ``.item()``, ``nonzero`` or boolean-mask indexing.
 
     Args:
         num_classes (int): Number of classes C; labels must lie in [0, C).
@@ -95,25 +112,24 @@ class PrototypeContrastiveLoss(nn.Module):
             Tensor: The scalar loss (already multiplied by ``loss_weight``).
         """
         self._check_inputs(embeddings, pseudo_labels, pixel_weights)
-        embeddings = embeddings.float()
-        confident = (pixel_weights > self.confidence_threshold).float()
-        # member[n, c, h, w] = 1 where the pixel is confident and labeled c: the sets P_c.
-        num, _, height, width = embeddings.shape
-        member = embeddings.new_zeros(num, self.num_classes, height, width)
-        member.scatter_(1, pseudo_labels.unsqueeze(1), confident.unsqueeze(1))
-        size = member.sum(dim=(0, 2, 3))  # |P_c|
-        source = embeddings.detach() if self.detach_prototypes else embeddings
-        prototypes = torch.einsum('nchw,ndhw->cd', member, source)
-        prototypes = prototypes / size.clamp_min(1.0).unsqueeze(1)  # eq. 9
+        num, dim = embeddings.shape[:2]
+        features = embeddings.float().reshape(num, dim, -1)  # (N, D, P)
+        confident = (pixel_weights > self.confidence_threshold).float().reshape(num, 1, -1)
+        # member[n, c, i] = 1 where pixel i is confident and labeled c: the sets P_c.
+        member = features.new_zeros(num, self.num_classes, features.shape[2])
+        member.scatter_(1, pseudo_labels.reshape(num, 1, -1), confident)
+        size = member.sum(dim=(0, 2))  # |P_c|
 
-        # cos(f_i, f_c) for every pixel and class, then the pixel's own class.
-        cosine = torch.einsum(
-            'ndhw,cd->nchw',
-            F.normalize(embeddings, dim=1, eps=self.eps),
-            F.normalize(prototypes, dim=1, eps=self.eps),
-        )
-        distance = (member * (1.0 - cosine)).sum(dim=(0, 2, 3))  # sum over P_c of 1 - cos
-        per_class = distance / size.clamp_min(1.0)
+        # One matrix product gives, per class, the sum of f_i (eq. 9) and of f_i / |f_i|:
+        # sum_{i in P_c} cos(f_i, f_c) = (sum_{i in P_c} f_i / |f_i|) . f_c / |f_c|, so no
+        # (N, C, h, w) map of cosines is needed.
+        norms = features.norm(dim=1, keepdim=True).clamp_min(self.eps)
+        sums, unit_sums = _class_sums(torch.cat([member, member / norms], dim=1), features)
+        prototypes = sums / size.clamp_min(1.0).unsqueeze(1)  # eq. 9
+        if self.detach_prototypes:
+            prototypes = prototypes.detach()
+        cosine_sums = (unit_sums * F.normalize(prototypes, dim=1, eps=self.eps)).sum(dim=1)
+        per_class = (size - cosine_sums) / size.clamp_min(1.0)  # mean over P_c of 1 - cos
         num_present = (size > 0).sum().clamp_min(1)
         return self.loss_weight * per_class.sum() / num_present  # eq. 10, classes present
 

@@ -9,6 +9,7 @@ Where each equation lives:
     views, CutMix, feature perturb.   datasets/transforms/strong_views.py, models/utils/cutmix.py,
                                       FARCLUSS.loss below
 """
+
 from contextlib import contextmanager
 from typing import Dict, List, Tuple
 
@@ -51,28 +52,35 @@ class FARCLUSS(MeanTeacherSegmentor):
         **kwargs: See :class:`MeanTeacherSegmentor`.
     """
 
-    def __init__(self,
-                 segmentor: ConfigType,
-                 unsup_loss: ConfigType = dict(type='FuzzyPseudoLabelLoss'),
-                 contrast_loss: OptConfigType = dict(type='PrototypeContrastiveLoss'),
-                 semi_train_cfg: OptConfigType = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        segmentor: ConfigType,
+        unsup_loss: ConfigType = dict(type='FuzzyPseudoLabelLoss'),
+        contrast_loss: OptConfigType = dict(type='PrototypeContrastiveLoss'),
+        semi_train_cfg: OptConfigType = None,
+        **kwargs,
+    ) -> None:
         cfg = dict(semi_train_cfg or {})
         unknown = set(cfg) - set(SEMI_TRAIN_CFG_DEFAULTS)
         if unknown:
-            raise KeyError(f'unknown key(s) {sorted(unknown)} in model.semi_train_cfg; '
-                           f'allowed: {sorted(SEMI_TRAIN_CFG_DEFAULTS)}')
+            raise KeyError(
+                f'unknown key(s) {sorted(unknown)} in model.semi_train_cfg; '
+                f'allowed: {sorted(SEMI_TRAIN_CFG_DEFAULTS)}'
+            )
         super().__init__(segmentor, semi_train_cfg={**SEMI_TRAIN_CFG_DEFAULTS, **cfg}, **kwargs)
         head = self.student.decode_head
         self.num_classes = head.num_classes
         self.unsup_loss = MODELS.build(unsup_loss)
-        self.contrast_loss = MODELS.build(contrast_loss) if contrast_loss else None
+        self.contrast_loss = None
+        if contrast_loss:
+            self.contrast_loss = MODELS.build({'num_classes': self.num_classes, **contrast_loss})
         if self.contrast_loss is not None:
             channels = head.conv_seg.in_channels
             norm_cfg = getattr(head, 'norm_cfg', None) or dict(type='BN')
             self.projector = nn.Sequential(
                 ConvModule(channels, channels, 1, norm_cfg=norm_cfg),
-                nn.Conv2d(channels, self.semi_train_cfg['embed_dim'], 1))
+                nn.Conv2d(channels, self.semi_train_cfg['embed_dim'], 1),
+            )
 
     # ------------------------------------------------------------------------------------------
     def loss(self, inputs: Dict[str, Tensor], data_samples: Dict[str, SampleList]) -> dict:
@@ -92,8 +100,13 @@ class FARCLUSS(MeanTeacherSegmentor):
         partner = torch.roll(torch.arange(num_unsup, device=weak.device), 1)
         views, view_probs, view_valid = [], [], []
         for v in range(num_views):
-            box = cutmix_masks(num_unsup, *weak.shape[-2:], prob=cfg['cutmix_prob'],
-                               area=cfg['cutmix_area'], device=weak.device)
+            box = cutmix_masks(
+                num_unsup,
+                *weak.shape[-2:],
+                prob=cfg['cutmix_prob'],
+                area=cfg['cutmix_area'],
+                device=weak.device,
+            )
             image, p, m = cutmix(box, partner, strong[v], probs, valid)
             views.append(image)
             view_probs.append(p)
@@ -105,8 +118,12 @@ class FARCLUSS(MeanTeacherSegmentor):
         losses = self._sup_losses(logits[:num_sup], sup_feats, data_samples['sup'])
 
         # Unsupervised loss, eq. 2-8 (step 3-6), both views at once.
-        logits_u = resize(logits[num_sup:], size=weak.shape[-2:], mode='bilinear',
-                          align_corners=self.student.decode_head.align_corners)
+        logits_u = resize(
+            logits[num_sup:],
+            size=weak.shape[-2:],
+            mode='bilinear',
+            align_corners=self.student.decode_head.align_corners,
+        )
         loss_u, stats = self.unsup_loss.forward_with_stats(logits_u, view_probs, view_valid)
         losses[self.unsup_loss.loss_name] = loss_u
 
@@ -128,12 +145,14 @@ class FARCLUSS(MeanTeacherSegmentor):
         """Teacher probabilities on the weak view at input resolution."""
         head = self.teacher.decode_head
         logits = head.forward(self.teacher.extract_feat(weak))
-        logits = resize(logits, size=weak.shape[-2:], mode='bilinear',
-                        align_corners=head.align_corners)
+        logits = resize(
+            logits, size=weak.shape[-2:], mode='bilinear', align_corners=head.align_corners
+        )
         return logits.softmax(dim=1)
 
-    def _student_forward(self, x_sup: Tensor,
-                         views: List[Tensor]) -> Tuple[Tensor, Tensor, List[Tensor]]:
+    def _student_forward(
+        self, x_sup: Tensor, views: List[Tensor]
+    ) -> Tuple[Tensor, Tensor, List[Tensor]]:
         """One student pass over labeled images and strong views.
 
         Returns:
@@ -142,21 +161,23 @@ class FARCLUSS(MeanTeacherSegmentor):
         """
         num_sup, num_unsup = x_sup.shape[0], views[0].shape[0]
         if x_sup.shape[-2:] != views[0].shape[-2:]:
-            raise ValueError(f'labeled crops {tuple(x_sup.shape[-2:])} and unlabeled crops '
-                             f'{tuple(views[0].shape[-2:])} differ: use one crop_size for both '
-                             'pipelines (train_dataloader labeled and unlabeled datasets).')
+            raise ValueError(
+                f'labeled crops {tuple(x_sup.shape[-2:])} and unlabeled crops '
+                f'{tuple(views[0].shape[-2:])} differ: use one crop_size for both '
+                'pipelines (train_dataloader labeled and unlabeled datasets).'
+            )
         feats = self.student.extract_feat(torch.cat([x_sup, *views]))
         if self.semi_train_cfg['feature_perturbation']:
-            feats = [self._complementary_dropout(f, num_sup, num_unsup, len(views))
-                     for f in feats]
+            feats = [self._complementary_dropout(f, num_sup, num_unsup, len(views)) for f in feats]
         head = self.student.decode_head
         with _capture_input(head.conv_seg) as captured:
             logits = head.forward(feats)
         return logits, captured[0], [f[:num_sup] for f in feats]
 
     @staticmethod
-    def _complementary_dropout(feat: Tensor, num_sup: int, num_unsup: int,
-                               num_views: int) -> Tensor:
+    def _complementary_dropout(
+        feat: Tensor, num_sup: int, num_unsup: int, num_views: int
+    ) -> Tensor:
         """Drop encoder channels of view 1 with a Bernoulli(0.5) mask and of view 2 with its
         complement (METHOD.md step 7), scaled by 2 as in inverted dropout. Labeled images and
         views beyond the second are left as they are."""
@@ -168,8 +189,7 @@ class FARCLUSS(MeanTeacherSegmentor):
         last = num_sup + 2 * num_unsup
         return torch.cat([feat[:first], feat[first:last] * keep, feat[last:]])
 
-    def _sup_losses(self, logits: Tensor, sup_feats: List[Tensor],
-                    samples: SampleList) -> dict:
+    def _sup_losses(self, logits: Tensor, sup_feats: List[Tensor], samples: SampleList) -> dict:
         """Eq. 12: the decode head's own loss (cross-entropy, ignore 255), named ``loss_sup``,
         plus auxiliary heads if the segmentor has them."""
         head_losses = self.student.decode_head.loss_by_feat(logits, samples)
@@ -186,10 +206,11 @@ class FARCLUSS(MeanTeacherSegmentor):
             losses.update({k.replace('aux.', 'sup_aux_'): v for k, v in aux.items()})
         return losses
 
-    def _pseudo_label_stats(self, stats: Dict[str, Tensor], probs: Tensor, valid: Tensor,
-                            samples: SampleList) -> Dict[str, Tensor]:
+    def _pseudo_label_stats(
+        self, stats: Dict[str, Tensor], probs: Tensor, valid: Tensor, samples: SampleList
+    ) -> Dict[str, Tensor]:
         """Pseudo-label statistics for the log; detached tensors, no host synchronisation."""
-        out = {f'pl_{k}': v.detach() for k, v in stats.items()}
+        out = {f'pl_{k}': v.detach().float() for k, v in stats.items()}
         if all('gt_sem_seg' in s for s in samples):
             gt = torch.cat([s.gt_sem_seg.data for s in samples])  # (B_u, H, W)
             counted = (valid & (gt != 255)).float()

@@ -27,8 +27,9 @@ class MeanTeacherSegmentor(BaseSegmentor):
     Args:
         segmentor (dict): Config of the segmentor used for student and teacher, e.g. an
             ``EncoderDecoder``.
-        data_preprocessor (dict, optional): Defaults to a ``SemiSegDataPreProcessor`` wrapping
-            ``segmentor.data_preprocessor``.
+        data_preprocessor (dict, optional): A ``SemiSegDataPreProcessor`` config, or a plain
+            preprocessor config that gets wrapped in one. Defaults to
+            ``segmentor.data_preprocessor``, wrapped.
         semi_train_cfg (dict, optional): Training options of the subclass.
         semi_test_cfg (dict, optional): ``predict_on='teacher'`` (default) or ``'student'``.
         init_cfg (dict, optional): Initialisation config.
@@ -36,21 +37,31 @@ class MeanTeacherSegmentor(BaseSegmentor):
             writes into any model config; set them inside ``segmentor`` instead.
     """
 
-    def __init__(self,
-                 segmentor: ConfigType,
-                 data_preprocessor: OptConfigType = None,
-                 semi_train_cfg: OptConfigType = None,
-                 semi_test_cfg: OptConfigType = None,
-                 init_cfg: OptConfigType = None,
-                 pretrained: Optional[str] = None,
-                 train_cfg: OptConfigType = None) -> None:
+    def __init__(
+        self,
+        segmentor: ConfigType,
+        data_preprocessor: OptConfigType = None,
+        semi_train_cfg: OptConfigType = None,
+        semi_test_cfg: OptConfigType = None,
+        init_cfg: OptConfigType = None,
+        pretrained: Optional[str] = None,
+        train_cfg: OptConfigType = None,
+    ) -> None:
         for key, value in (('pretrained', pretrained), ('train_cfg', train_cfg)):
             if value is not None:
-                raise ValueError(f'model.{key} is not used by {type(self).__name__}: '
-                                 f'set model.segmentor.{key} instead.')
+                raise ValueError(
+                    f'model.{key} is not used by {type(self).__name__}: '
+                    f'set model.segmentor.{key} instead.'
+                )
         if data_preprocessor is None:
-            data_preprocessor = dict(type='SemiSegDataPreProcessor',
-                                     data_preprocessor=segmentor['data_preprocessor'])
+            data_preprocessor = segmentor['data_preprocessor']
+        if data_preprocessor['type'] != 'SemiSegDataPreProcessor':
+            # mmengine's Runner copies a config's top-level `data_preprocessor` (mmseg's model
+            # bases define one) into the model: wrap such a plain preprocessor.
+            data_preprocessor = dict(
+                type='SemiSegDataPreProcessor', data_preprocessor=data_preprocessor
+            )
+        data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(copy.deepcopy(segmentor))
         self.teacher = MODELS.build(copy.deepcopy(segmentor))
@@ -61,12 +72,16 @@ class MeanTeacherSegmentor(BaseSegmentor):
         self.semi_test_cfg = dict(semi_test_cfg or {})
         unknown = set(self.semi_test_cfg) - set(SEMI_TEST_CFG_KEYS)
         if unknown:
-            raise KeyError(f'unknown key(s) {sorted(unknown)} in model.semi_test_cfg; '
-                           f'allowed: {list(SEMI_TEST_CFG_KEYS)}')
+            raise KeyError(
+                f'unknown key(s) {sorted(unknown)} in model.semi_test_cfg; '
+                f'allowed: {list(SEMI_TEST_CFG_KEYS)}'
+            )
         self.predict_on = self.semi_test_cfg.get('predict_on', 'teacher')
         if self.predict_on not in ('teacher', 'student'):
-            raise ValueError("model.semi_test_cfg.predict_on must be 'teacher' or 'student', "
-                             f'got {self.predict_on!r}')
+            raise ValueError(
+                "model.semi_test_cfg.predict_on must be 'teacher' or 'student', "
+                f'got {self.predict_on!r}'
+            )
 
     # --- student/teacher bookkeeping -------------------------------------------------------
     def init_weights(self) -> None:
@@ -82,7 +97,7 @@ class MeanTeacherSegmentor(BaseSegmentor):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         """Fill student and teacher from a plain segmentor checkpoint."""
-        names = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+        names = [k[len(prefix) :] for k in state_dict if k.startswith(prefix)]
         plain = [n for n in names if not n.startswith(('student.', 'teacher.'))]
         own = {n.split('.', 1)[0] for n, _ in self.student.named_children()}
         if plain and not any(n.startswith('student.') for n in names):

@@ -205,6 +205,20 @@ def test_entropy_threshold_drops_pixel():
     assert_close(loss, torch.tensor(0.5 * (2 * W_A * LN43 + math.log(4)) / 3))
 
 
+def test_class_counts_include_pixels_above_the_entropy_threshold():
+    # Pixels A, B, B, default threshold 0.7: A is left out of the sum but still counted in F.
+    # Top-1 classes [0, 1, 1]: F = [1, 2, 0], median of {1, 2} = 1, w_1 = 1/(2+eps).
+    # Each B pixel: w_1 * ln 4. L = 0.5 * 2 * w_1 ln 4 / 3. (Counting only used pixels would
+    # give F = [0, 2, 0], w_1 = 2/(2+eps), twice this.)
+    teacher = pixels(TEACHER_A, TEACHER_B, TEACHER_B)
+    student = pixels(STUDENT_A, STUDENT_A, STUDENT_A)
+    loss, stats = FuzzyPseudoLabelLoss().forward_with_stats(student, teacher)
+    assert_close(loss, torch.tensor(0.5 * 2 * math.log(4) / (2 + EPS) / 3))
+    assert stats['num_classes_present'] == 2
+    assert_close(stats['class_weight_min'], torch.tensor(1 / (2 + EPS)))
+    assert_close(stats['class_weight_max'], torch.tensor(1 / (1 + EPS)))
+
+
 def test_stats_are_detached_scalars():
     teacher = pixels(TEACHER_A, TEACHER_B)
     student = pixels(STUDENT_A, STUDENT_A).requires_grad_()

@@ -1,0 +1,169 @@
+"""The README's demo: supervised-only vs FARCLUSS on the synthetic demo data.
+
+    python tools/run_demo.py [--out demo_results] [--retrain]
+
+1. makes the demo dataset (tools/make_demo_data.py; skipped when it is already there),
+2. trains the supervised baseline and FARCLUSS on the 1/16 labeled split with tools/train.py
+   (same model, iterations, labeled batch and seed; a finished run is reused unless --retrain),
+3. evaluates both on the val set (FARCLUSS with its teacher),
+4. prints one table (mIoU and per-class IoU, the rare class marked) and writes it to
+   ``<out>/demo_table.md`` and ``<out>/demo_metrics.json``,
+5. writes ``<out>/demo_panel.png``: val images, ground truth, teacher prediction, the normalised
+   entropy of the teacher (paper Fig. 2) and where the fuzzy top-2 label is ambiguous.
+"""
+
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+
+from make_demo_data import RARE_CLASS, make_demo_data  # noqa: E402
+
+from farcluss_mmseg.datasets import FarclussDemoDataset  # noqa: E402
+from farcluss_mmseg.models.losses import fuzzy_pseudo_labels, normalized_entropy  # noqa: E402
+
+DATA_ROOT = 'data/farcluss_demo'
+RUNS = {
+    'Supervised only': 'configs/baselines/'
+    'deeplabv3plus_r18-w32-d8_1xb8-2k_farcluss-demo-1-16-96x96.py',
+    'FARCLUSS (teacher)': 'configs/farcluss/'
+    'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96.py',
+}
+
+
+def train(config: str, work_dir: str, retrain: bool) -> str:
+    """Train with tools/train.py unless this exact config already finished in work_dir."""
+    cfg = Config.fromfile(config)
+    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    stamp = osp.join(work_dir, 'demo_config.py')
+    if not retrain and osp.isfile(ckpt) and osp.isfile(stamp):
+        with open(stamp) as f:
+            if f.read() == cfg.pretty_text:
+                print(f'[demo] reusing {ckpt} (same config; --retrain to train again)')
+                return ckpt
+    start = time.time()
+    cmd = [sys.executable, osp.join(ROOT, 'tools/train.py'), config, '--work-dir', work_dir]
+    print('[demo] ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    with open(stamp, 'w') as f:
+        f.write(cfg.pretty_text)
+    print(f'[demo] trained in {time.time() - start:.0f} s', flush=True)
+    return ckpt
+
+
+def evaluate(config: str, ckpt: str, work_dir: str) -> dict:
+    """What tools/test.py does, in this process, returning the metrics."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = osp.join(work_dir, 'test')
+    cfg.load_from = ckpt
+    cfg.default_hooks.logger.interval = 10**6
+    return Runner.from_cfg(cfg).test()
+
+
+def table(results: dict, classes: list) -> str:
+    names = list(results)
+    lines = ['| class | ' + ' | '.join(names) + ' |', '|---|' + '---:|' * len(names)]
+    lines.append(
+        '| **mIoU** | ' + ' | '.join(f'**{results[n]["mIoU"]:.2f}**' for n in names) + ' |'
+    )
+    for c in classes:
+        label = f'{c} (rare)' if c == RARE_CLASS else c
+        lines.append(
+            f'| {label} | ' + ' | '.join(f'{results[n][f"IoU.{c}"]:.2f}' for n in names) + ' |'
+        )
+    return '\n'.join(lines)
+
+
+def panel(config: str, ckpt: str, out: str, num_images: int = 4) -> None:
+    """Image | ground truth | teacher prediction | normalised entropy | fuzzy top-2 ambiguity."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from mmseg.apis import inference_model, init_model
+    from PIL import Image
+
+    model = init_model(config, ckpt, device='cpu')
+    palette = np.array(model.dataset_meta['palette'] + [[255, 255, 255]] * 256, np.uint8)
+    stems = open(osp.join(DATA_ROOT, 'splits/val.txt')).read().split()[:num_images]
+    fig, axes = plt.subplots(num_images, 5, figsize=(12.5, 2.6 * num_images))
+    titles = [
+        'image',
+        'ground truth',
+        'teacher prediction',
+        'normalised entropy H',
+        'top-2 ambiguity p2/(p1+p2)',
+    ]
+    for row, stem in enumerate(stems):
+        img_path = osp.join(DATA_ROOT, 'JPEGImages', f'{stem}.jpg')
+        gt = np.array(Image.open(osp.join(DATA_ROOT, 'SegmentationClass', f'{stem}.png')))
+        result = inference_model(model, img_path)
+        probs = result.seg_logits.data.softmax(0)[None]
+        fuzzy = fuzzy_pseudo_labels(probs, 2)[0]
+        top2 = fuzzy.topk(2, dim=0).values
+        cells = [
+            np.array(Image.open(img_path).convert('RGB')),
+            palette[gt],
+            palette[result.pred_sem_seg.data[0].numpy()],
+            normalized_entropy(probs)[0].numpy(),
+            (top2[1] / top2.sum(0)).numpy(),
+        ]
+        for col, cell in enumerate(cells):
+            ax = axes[row, col]
+            kw = dict(cmap='magma', vmin=0, vmax=1 if col == 3 else 0.5) if col >= 3 else {}
+            ax.imshow(cell, **kw)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(titles[col], fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='demo_results')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--retrain', action='store_true')
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    start = time.time()
+    make_demo_data(osp.join(ROOT, DATA_ROOT))
+    results, ckpts = {}, {}
+    for name, config in RUNS.items():
+        work_dir = osp.join(args.work_dir, osp.splitext(osp.basename(config))[0])
+        ckpts[name] = train(osp.join(ROOT, config), work_dir, args.retrain)
+        results[name] = evaluate(osp.join(ROOT, config), ckpts[name], work_dir)
+    text = table(results, list(FarclussDemoDataset.METAINFO['classes']))
+    os.makedirs(args.out, exist_ok=True)
+    with open(osp.join(args.out, 'demo_table.md'), 'w') as f:
+        f.write(text + '\n')
+    with open(osp.join(args.out, 'demo_metrics.json'), 'w') as f:
+        json.dump(results, f, indent=2)
+    farcluss_name = 'FARCLUSS (teacher)'
+    panel(
+        osp.join(ROOT, RUNS[farcluss_name]),
+        ckpts[farcluss_name],
+        osp.join(args.out, 'demo_panel.png'),
+    )
+    print('\nDemo data 1/16 split, val set, IoU (%):\n' + text)
+    print(
+        f'\n[demo] wrote {args.out}/demo_table.md, demo_metrics.json, demo_panel.png '
+        f'({time.time() - start:.0f} s in all)'
+    )
+
+
+if __name__ == '__main__':
+    main()
