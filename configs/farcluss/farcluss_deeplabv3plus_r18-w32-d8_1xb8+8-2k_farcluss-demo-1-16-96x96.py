@@ -26,8 +26,9 @@ train_dataloader = dict(
         datasets=[{{_base_.labeled_dataset}}, {{_base_.unlabeled_dataset}}],
     ),
 )
-custom_hooks = [
+custom_hooks = [  # the base runtime's hooks, plus the EMA teacher update
     dict(type='FiniteLossHook'),
     dict(type='NumClassesCheckHook'),
+    dict(type='RandomStateHook'),
     dict(type='MeanTeacherHook', momentum=0.01),  # eq. 1 with alpha = 0.99
 ]

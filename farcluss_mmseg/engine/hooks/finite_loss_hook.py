@@ -1,6 +1,7 @@
 import math
 from typing import Optional
 
+import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
@@ -27,7 +28,7 @@ class FiniteLossHook(Hook):
         bad = {}
         for name, value in (outputs or {}).items():
             if 'loss' in name:
-                value = float(value)
+                value = value.item() if isinstance(value, torch.Tensor) else float(value)
                 if not math.isfinite(value):
                     bad[name] = value
         if bad:

@@ -227,6 +227,9 @@ class FuzzyPseudoLabelLoss(nn.Module):
         top_k (int): K of eq. 2. Defaults to 2.
         entropy_threshold (float, optional): Pixels with ``H`` above it are left out; None
             keeps all. Defaults to 0.7.
+        entropy_weight (bool): Weight each pixel by ``W = 1 - H`` (eq. 6); False uses
+            ``W = 1`` (the ablation without uncertainty weighting; the threshold still
+            applies). Defaults to True.
         median_over (str): 'present' or 'all', see :func:`class_rebalance_weights`.
             Defaults to 'present'.
         max_class_weight (float, optional): Clip of the class weights, see
@@ -242,6 +245,7 @@ class FuzzyPseudoLabelLoss(nn.Module):
         self,
         top_k: int = 2,
         entropy_threshold: Optional[float] = 0.7,
+        entropy_weight: bool = True,
         median_over: str = 'present',
         max_class_weight: Optional[float] = 10.0,
         class_weight_mode: str = 'per_class',
@@ -253,6 +257,7 @@ class FuzzyPseudoLabelLoss(nn.Module):
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f'top_k must be an int >= 1, got {top_k!r}')
         _check_number('entropy_threshold', entropy_threshold, 0.0, 1.0, allow_none=True)
+        _check_choice('entropy_weight', entropy_weight, (True, False))
         _check_choice('median_over', median_over, MEDIAN_OVER)
         _check_number('max_class_weight', max_class_weight, 0.0, math.inf, allow_none=True)
         _check_choice('class_weight_mode', class_weight_mode, CLASS_WEIGHT_MODES)
@@ -262,6 +267,7 @@ class FuzzyPseudoLabelLoss(nn.Module):
             raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
         self.top_k = top_k
         self.entropy_threshold = entropy_threshold
+        self.entropy_weight = entropy_weight
         self.median_over = median_over
         self.max_class_weight = max_class_weight
         self.class_weight_mode = class_weight_mode
@@ -310,7 +316,7 @@ class FuzzyPseudoLabelLoss(nn.Module):
 
         fuzzy, classes = _top_k(teacher_probs, self.top_k)  # eq. 2-3, (N, K, H, W)
         entropy = normalized_entropy(teacher_probs)  # eq. 5, full distribution
-        pixel_weight = 1.0 - entropy  # eq. 6
+        pixel_weight = 1.0 - entropy if self.entropy_weight else torch.ones_like(entropy)  # eq. 6
         used = valid_mask
         if self.entropy_threshold is not None:
             used = used & (entropy <= self.entropy_threshold)

@@ -205,6 +205,21 @@ def test_entropy_threshold_drops_pixel():
     assert_close(loss, torch.tensor(0.5 * (2 * W_A * LN43 + math.log(4)) / 3))
 
 
+def test_entropy_weight_off_uses_w_equal_one():
+    # Same pixels A, A, B without the threshold: W = 1 everywhere, so the pixel losses are
+    # ln(4/3) (x2) and ln 4 instead of W_A ln(4/3); the stats report W = 1.
+    teacher = pixels(TEACHER_A, TEACHER_A, TEACHER_B)
+    student = pixels(STUDENT_A, STUDENT_A, STUDENT_A)
+    loss_fn = FuzzyPseudoLabelLoss(
+        entropy_threshold=None, entropy_weight=False, class_weight_mode='none'
+    )
+    loss, stats = loss_fn.forward_with_stats(student, teacher)
+    assert_close(loss, torch.tensor(0.5 * (2 * LN43 + math.log(4)) / 3))
+    assert_close(stats['weight_mean'], torch.tensor(1.0))
+    with pytest.raises(ValueError, match=r'entropy_weight must be one of \(True, False\)'):
+        FuzzyPseudoLabelLoss(entropy_weight='yes')
+
+
 def test_class_counts_include_pixels_above_the_entropy_threshold():
     # Pixels A, B, B, default threshold 0.7: A is left out of the sum but still counted in F.
     # Top-1 classes [0, 1, 1]: F = [1, 2, 0], median of {1, 2} = 1, w_1 = 1/(2+eps).

@@ -1,0 +1,198 @@
+"""Pascal VOC 2012 semi-supervised splits (classic and blended) and the split-list checks.
+
+The classic setting labels images of the 1,464 finely annotated train images; the blended one
+labels images of the whole 10,582-image augmented train set (VOC + SBD). Either way the
+unlabeled part is the rest of the 10,582 images. In mmseg's voc-aug layout
+(``tools/dataset_converters/voc_aug.py``) a train image has its label in ``SegmentationClass``
+when it is one of the 1,464 fine ones and in ``SegmentationClassAug`` otherwise, so one split
+list may need both folders: :class:`PascalVOCSemiDataset` takes ``seg_map_fallback`` for that.
+
+:class:`SemiSplitMixin` adds the checks that semi-supervised split lists need on top of
+:class:`~farcluss_mmseg.datasets.base.CheckedSegMixin`; :class:`CityscapesSemiDataset` uses it
+too.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import mmengine
+import mmengine.fileio as fileio
+from mmseg.datasets import PascalVOCDataset
+from mmseg.registry import DATASETS
+
+from ..utils.splits import check_overlap, check_split_files, read_stem_list
+from .base import CheckedSegMixin
+
+__all__ = ['SemiSplitMixin', 'PascalVOCSemiDataset']
+
+
+class SemiSplitMixin:
+    """Split-list checks of semi-supervised datasets: missing files counted, overlap warned.
+
+    Put it first, in front of :class:`CheckedSegMixin`:
+    ``class MyDataset(SemiSplitMixin, CheckedSegMixin, BaseSegDataset)``. Before the line-by-line
+    checks of :class:`CheckedSegMixin`, a split list (``ann_file``) is checked against the disk
+    as a whole with :func:`~farcluss_mmseg.utils.splits.check_split_files`: the images, and with
+    ``labels='required'`` the labels, must exist, else a ``FileNotFoundError`` gives how many are
+    missing, the first five and the dataset's :attr:`DATA_ROOT_HINT`. The check reads the local
+    disk; it is skipped when ``backend_args`` names another file backend.
+
+    Overlap: the labeled and the unlabeled part of a split are separate datasets, so the
+    unlabeled one is told the labeled list with ``overlap_with``; when the lists share stems a
+    ``UserWarning`` gives their number and the first five (training goes on: such images are then
+    used both ways). The check runs when the dataset is built, i.e. before training starts.
+
+    Args:
+        *args: Positional arguments of the next base class.
+        overlap_with (str, optional): Another split list (relative to ``data_root`` like
+            ``ann_file``), usually the labeled list of the split this unlabeled list belongs to.
+            Requires ``ann_file`` to be a split list. Defaults to None (no overlap check).
+        **kwargs: Keyword arguments of :class:`CheckedSegMixin` and the mmseg dataset.
+    """
+
+    def __init__(self, *args, overlap_with: Optional[str] = None, **kwargs) -> None:
+        self.overlap_with = overlap_with
+        super().__init__(*args, **kwargs)
+
+    def _label_dirs(self) -> List[str]:
+        """The label folders searched, in order (subclasses may add a fallback)."""
+        return [self.data_prefix.get('seg_map_path', '')]
+
+    def _check_split(self) -> None:
+        """Check the split list's files as a whole, then line by line, then the overlap."""
+        self._require(self.ann_file, 'split list')
+        lines = mmengine.list_from_file(self.ann_file, backend_args=self.backend_args)
+        # Malformed lines (blank, several words) are reported with their line number below.
+        stems = [line.strip() for line in lines if len(line.split()) == 1]
+        if self.backend_args is None:
+            self._check_files(stems)
+        super()._check_split()
+        if self.overlap_with is not None:
+            other = self.overlap_with
+            if self.data_root and not osp.isabs(other):
+                other = osp.join(self.data_root, other)
+            self._require(other, 'split list (overlap_with)')
+            check_overlap(read_stem_list(other), stems, names=(other, self.ann_file))
+
+    def _check_files(self, stems: Sequence[str]) -> None:
+        """Raise, counting the missing images (and required labels) of ``stems``."""
+        img_dir = self.data_prefix.get('img_path', '')
+        try:
+            check_split_files('', stems, img_dir, self.img_suffix, list_name=self.ann_file)
+            if self.labels != 'required':
+                return
+            missing, label_dirs = list(stems), self._label_dirs()
+            for label_dir in label_dirs[:-1]:
+                missing = [s for s in missing if not self._has_label(label_dir, s)]
+            list_name = self.ann_file
+            if len(label_dirs) > 1:
+                list_name += f' (labels not in {", ".join(label_dirs[:-1])})'
+            check_split_files(
+                '',
+                missing,
+                img_dir,
+                self.img_suffix,
+                label_dirs[-1],
+                self.seg_map_suffix,
+                list_name=list_name,
+            )
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f'{err}; {self._hint()}') from None
+
+    def _has_label(self, label_dir: str, stem: str) -> bool:
+        return osp.isfile(osp.join(label_dir, stem + self.seg_map_suffix))
+
+    def load_data_list(self) -> List[dict]:
+        """Load the data list (see :class:`CheckedSegMixin`).
+
+        Returns:
+            list[dict]: The data infos.
+        """
+        if self.overlap_with is not None and (not self.ann_file or osp.isdir(self.ann_file)):
+            raise ValueError(
+                f'overlap_with={self.overlap_with!r} needs ann_file to be a split list, got '
+                f'{self.ann_file!r}'
+            )
+        return super().load_data_list()
+
+
+class _PascalVOCAugLabels(PascalVOCDataset):
+    """``PascalVOCDataset`` whose label path falls back to ``seg_map_fallback``.
+
+    It sits below :class:`CheckedSegMixin` in :class:`PascalVOCSemiDataset`'s bases, so that the
+    mixin's per-image label check sees the final label paths.
+    """
+
+    seg_map_fallback: Optional[str] = None
+
+    def load_data_list(self) -> List[dict]:
+        data_list = super().load_data_list()
+        if self.seg_map_fallback is None:
+            return data_list
+        primary = self.data_prefix.get('seg_map_path', '')
+        for info in data_list:
+            path = info['seg_map_path']
+            if not fileio.exists(path, backend_args=self.backend_args):
+                info['seg_map_path'] = osp.join(self.seg_map_fallback, osp.relpath(path, primary))
+        return data_list
+
+
+@DATASETS.register_module()
+class PascalVOCSemiDataset(SemiSplitMixin, CheckedSegMixin, _PascalVOCAugLabels):
+    """Pascal VOC 2012 with checked semi-supervised split lists (classic and blended).
+
+    mmseg's ``PascalVOCDataset`` (21 classes, ``JPEGImages/*.jpg``, labels ``*.png``, an
+    ``ann_file`` of image stems such as ``2007_000032``) with the checks of
+    :class:`CheckedSegMixin` and :class:`SemiSplitMixin`. Unlabeled parts are built with
+    ``labels='optional'``: no label file is needed, and an existing one is loaded only to monitor
+    the pseudo-labels' accuracy.
+
+    Label folders: ``data_prefix['seg_map_path']`` (default ``SegmentationClass``) is looked at
+    first; with ``seg_map_fallback='SegmentationClassAug'`` an image without a label there takes
+    the one in the fallback folder. This reads any split of the 10,582-image augmented set from a
+    single list (mmseg's ``pascal_voc12_aug.py`` uses a ``ConcatDataset`` of two lists instead,
+    one a folder; that fails for the splits where one of the two lists is empty, such as every
+    classic split and UniMatch's ``u2pl_1_16``). Classic labeled splits leave the fallback off,
+    so that a label missing from ``SegmentationClass`` is an error.
+
+    Args:
+        ann_file (str): The split list, relative to ``data_root``, e.g.
+            ``'splits/pascal/92/labeled.txt'`` (see ``configs/farcluss/README.md``).
+        seg_map_fallback (str, optional): Second label folder, relative to ``data_root``.
+            Defaults to None.
+        data_prefix (dict, optional): Defaults to None:
+            ``dict(img_path='JPEGImages', seg_map_path='SegmentationClass')``.
+        **kwargs: Arguments of :class:`SemiSplitMixin` (``overlap_with``),
+            :class:`CheckedSegMixin` (``labels``) and ``PascalVOCDataset``.
+    """
+
+    DATA_ROOT_HINT = (
+        'put Pascal VOC 2012 (VOCtrainval_11-May-2012.tar) at {data_root} (JPEGImages/, '
+        'SegmentationClass/, ImageSets/), unpack SBD (benchmark.tgz) as VOCaug/ beside it and '
+        "make SegmentationClassAug/ with mmseg's `python tools/dataset_converters/voc_aug.py "
+        'DEVKIT DEVKIT/VOCaug --nproc 8` (DEVKIT: the folder holding {data_root}); write the split '
+        'lists with `python tools/dataset_converters/convert_unimatch_splits.py '
+        'UniMatch/splits/pascal {data_root}/splits`; see configs/farcluss/README.md, '
+        '"Prepare datasets"'
+    )
+
+    def __init__(
+        self,
+        ann_file: str,
+        seg_map_fallback: Optional[str] = None,
+        data_prefix: Optional[dict] = None,
+        **kwargs,
+    ) -> None:
+        if data_prefix is None:
+            data_prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClass')
+        data_root = kwargs.get('data_root')
+        if seg_map_fallback is not None and data_root and not osp.isabs(seg_map_fallback):
+            seg_map_fallback = osp.join(data_root, seg_map_fallback)
+        self.seg_map_fallback = seg_map_fallback
+        super().__init__(ann_file=ann_file, data_prefix=data_prefix, **kwargs)
+
+    def _label_dirs(self) -> List[str]:
+        dirs = super()._label_dirs()
+        return dirs + [self.seg_map_fallback] if self.seg_map_fallback else dirs
