@@ -18,7 +18,8 @@ class SemiSegDataPreProcessor(BaseDataPreprocessor):
     normalised as one batch on the device.
 
     Outside training (validation, test, inference) the batch is handed to the wrapped
-    preprocessor as it is, so mmseg's tools and APIs see the usual behaviour.
+    preprocessor as it is, so mmseg's tools and APIs see the usual behaviour. A training batch
+    without labeled or without unlabeled samples is a configuration error.
 
     Args:
         data_preprocessor (dict): Config of the wrapped preprocessor, usually
@@ -35,25 +36,28 @@ class SemiSegDataPreProcessor(BaseDataPreprocessor):
 
     def forward(self, data: dict, training: bool = False) -> dict:
         inputs = data['inputs']
-        if not training or not any(isinstance(x, dict) for x in inputs):
+        if not training:
             return self.data_preprocessor(data, training)
         samples = data['data_samples']
         sup = [i for i, x in enumerate(inputs) if not isinstance(x, dict)]
         unsup = [i for i, x in enumerate(inputs) if isinstance(x, dict)]
-        out_inputs: Dict[str, Tensor] = {}
-        out_samples: Dict[str, List] = {'sup': [], 'unsup': [samples[i] for i in unsup]}
-        if sup:
-            labeled = self.data_preprocessor(
-                dict(inputs=[inputs[i] for i in sup], data_samples=[samples[i] for i in sup]),
-                True,
+        if not sup or not unsup:
+            raise ValueError(
+                f'a training batch holds {len(sup)} labeled and {len(unsup)} unlabeled samples; every '
+                "batch needs both: use train_dataloader.sampler=dict(type='MultiSourceSampler', "
+                'batch_size=<train_dataloader.batch_size>, source_ratio=[labeled, unlabeled]) '
+                'over a ConcatDataset([labeled, unlabeled]).'
             )
-            out_inputs['sup'] = labeled['inputs']
-            out_samples['sup'] = labeled['data_samples']
+        labeled = self.data_preprocessor(
+            dict(inputs=[inputs[i] for i in sup], data_samples=[samples[i] for i in sup]), True
+        )
+        out_inputs: Dict[str, Tensor] = {'sup': labeled['inputs']}
+        out_samples: Dict[str, List] = {'sup': labeled['data_samples'], 'unsup': []}
         weak = torch.stack([inputs[i]['weak'] for i in unsup])
         strong = torch.stack([inputs[i]['strong'] for i in unsup], dim=1)  # (V, B_u, 3, H, W)
         out_inputs['weak'] = self._normalize(weak)
         out_inputs['strong'] = self._normalize(strong)
-        out_samples['unsup'] = [s.to(self.device) for s in out_samples['unsup']]
+        out_samples['unsup'] = [samples[i].to(self.device) for i in unsup]
         return dict(inputs=out_inputs, data_samples=out_samples)
 
     def _normalize(self, images: Tensor) -> Tensor:
