@@ -81,3 +81,23 @@ def test_mmengine_sees_mmcv_lite_as_lite():
     from mmengine.utils.dl_utils import mmcv_full_available
 
     assert mmcv_full_available() is compat.mmcv_has_compiled_ops()
+
+
+def test_checkpoint_loads_in_a_fresh_process(tmp_path):
+    # mmengine registers HistoryBuffer's statistics methods only when a first buffer is made;
+    # a fresh process (tools/test.py, --resume) loads the checkpoint before that.
+    import subprocess
+    import sys
+
+    buffer = HistoryBuffer()
+    buffer.update(2.0)
+    path = tmp_path / 'iter_1.pth'
+    torch.save({'message_hub': {'log_scalars': {'train/loss': buffer}}}, path)
+    code = (
+        'import farcluss_mmseg; from mmengine.runner.checkpoint import _load_checkpoint; '
+        f"c = _load_checkpoint({str(path)!r}); print(c['message_hub']['log_scalars']"
+        "['train/loss'].mean())"
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == '2.0'

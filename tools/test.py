@@ -11,11 +11,13 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import farcluss_mmseg  # noqa: F401
+from farcluss_mmseg.utils import setup_cpu_distributed
 
 
 def parse_args():
@@ -82,6 +84,8 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg)  # CPU processes with gloo, e.g. tools/dist_test.sh CFG CKPT 2
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.test()
 

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import farcluss_mmseg  # noqa: F401  (compat layer + registration, also for configs without it)
+from farcluss_mmseg.utils import setup_cpu_distributed
 
 
 def parse_args():
@@ -54,18 +55,6 @@ def parse_args():
     return args
 
 
-def adapt_to_cpu_distributed(cfg: Config) -> None:
-    """Run torch.distributed on CPU processes: gloo instead of nccl, DDP without device ids."""
-    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-    if cfg.get('model_wrapper_cfg') is None:
-        cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel',
-            device_ids=None,
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False),
-        )
-
-
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -93,7 +82,7 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
     if args.launcher != 'none' and not torch.cuda.is_available():
-        adapt_to_cpu_distributed(cfg)
+        setup_cpu_distributed(cfg)  # 2 CPU processes with gloo, e.g. tools/dist_train.sh CFG 2
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

@@ -128,6 +128,7 @@ class _PascalVOCAugLabels(PascalVOCDataset):
     seg_map_fallback: Optional[str] = None
 
     def load_data_list(self) -> List[dict]:
+        """mmseg's data list, each missing label path replaced by the fallback folder's."""
         data_list = super().load_data_list()
         if self.seg_map_fallback is None:
             return data_list
@@ -152,10 +153,11 @@ class PascalVOCSemiDataset(SemiSplitMixin, CheckedSegMixin, _PascalVOCAugLabels)
     Label folders: ``data_prefix['seg_map_path']`` (default ``SegmentationClass``) is looked at
     first; with ``seg_map_fallback='SegmentationClassAug'`` an image without a label there takes
     the one in the fallback folder. This reads any split of the 10,582-image augmented set from a
-    single list (mmseg's ``pascal_voc12_aug.py`` uses a ``ConcatDataset`` of two lists instead,
-    one a folder; that fails for the splits where one of the two lists is empty, such as every
-    classic split and UniMatch's ``u2pl_1_16``). Classic labeled splits leave the fallback off,
-    so that a label missing from ``SegmentationClass`` is an error.
+    single list, also one made by ``tools/make_splits.py``. (mmseg's ``pascal_voc12_aug.py``
+    reads a ``ConcatDataset`` of one list a label folder instead; with split lists that fails
+    where one of the two is empty, as in every classic split and UniMatch's ``u2pl_1_16``, since
+    an empty list is refused.) Classic labeled splits leave the fallback off, so that a label
+    missing from ``SegmentationClass`` is an error.
 
     Args:
         ann_file (str): The split list, relative to ``data_root``, e.g.

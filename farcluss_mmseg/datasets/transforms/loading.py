@@ -39,6 +39,14 @@ class LoadCheckedAnnotations(LoadAnnotations):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
 
+    def transform(self, results: dict) -> dict:
+        # mmseg.apis and MMSegInferencer drop only transforms named 'LoadAnnotations' from the
+        # test pipeline, so this one also sees inference inputs, which have no label at all.
+        # Dataset samples always carry the key, so nothing is skipped in training or testing.
+        if 'seg_map_path' not in results:
+            return results
+        return super().transform(results)
+
     def _load_seg_map(self, results: dict) -> None:
         super()._load_seg_map(results)
         num_classes = self.num_classes

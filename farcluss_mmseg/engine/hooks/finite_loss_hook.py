@@ -1,7 +1,6 @@
 import math
 from typing import Optional
 
-import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
@@ -26,9 +25,11 @@ class FiniteLossHook(Hook):
         outputs: Optional[dict] = None,
     ) -> None:
         bad = {}
-        for name, value in (outputs or {}).items():
+        for name in outputs or {}:
             if 'loss' in name:
-                value = value.item() if isinstance(value, torch.Tensor) else float(value)
+                # RuntimeInfoHook (same priority, registered first) has already copied the
+                # value to the host; reading it back costs no synchronisation.
+                value = runner.message_hub.get_scalar(f'train/{name}').current()
                 if not math.isfinite(value):
                     bad[name] = value
         if bad:

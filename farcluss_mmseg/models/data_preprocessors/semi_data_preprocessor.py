@@ -43,9 +43,10 @@ class SemiSegDataPreProcessor(BaseDataPreprocessor):
         unsup = [i for i, x in enumerate(inputs) if isinstance(x, dict)]
         if not sup or not unsup:
             raise ValueError(
-                f'a training batch holds {len(sup)} labeled and {len(unsup)} unlabeled samples; every '
-                "batch needs both: use train_dataloader.sampler=dict(type='MultiSourceSampler', "
-                'batch_size=<train_dataloader.batch_size>, source_ratio=[labeled, unlabeled]) '
+                f'a training batch holds {len(sup)} labeled and {len(unsup)} unlabeled samples; '
+                'every batch needs both: use train_dataloader.sampler='
+                "dict(type='MultiSourceSampler', batch_size=<train_dataloader.batch_size>, "
+                'source_ratio=[labeled, unlabeled]) '
                 'over a ConcatDataset([labeled, unlabeled]).'
             )
         labeled = self.data_preprocessor(

@@ -4,10 +4,12 @@ from .fuzzy_pseudo_label_loss import (
     fuzzy_pseudo_labels,
     normalized_entropy,
 )
+from .hard_pseudo_label_loss import HardPseudoLabelLoss
 from .prototype_contrastive_loss import PrototypeContrastiveLoss
 
 __all__ = [
     'FuzzyPseudoLabelLoss',
+    'HardPseudoLabelLoss',
     'PrototypeContrastiveLoss',
     'class_rebalance_weights',
     'fuzzy_pseudo_labels',
