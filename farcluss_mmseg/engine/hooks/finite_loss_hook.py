@@ -31,7 +31,7 @@ class FiniteLossHook(Hook):
                 # value to the host; reading it back costs no synchronisation.
                 value = runner.message_hub.get_scalar(f'train/{name}').current()
                 if not math.isfinite(value):
-                    bad[name] = value
+                    bad[name] = float(value)
         if bad:
             raise FloatingPointError(
                 f'{", ".join(bad)} became {bad} at iteration {runner.iter + 1}. Training '
