@@ -1,0 +1,17 @@
+# FARCLUSS, DeepLabV3+ ResNet-101 OS16, VOC blended split 1_8: 1323 labeled images, 513x513 crops
+# (paper Table 2). 80 epochs of the 9259 unlabeled images, 8 a step: 80 x ceil(9259 / 8) = 92640
+# iterations of 8 labeled + 8 unlabeled images.
+# Supervised-only twin:
+#   ../baselines/deeplabv3plus_r101-d16_4xb2-93k_voc-blended-1-8-513x513.py
+_base_ = ['../_base_/benchmarks/farcluss_deeplabv3plus_r101-d16_4xb2+2_voc-blended-513x513.py']
+split_dir = 'splits/pascal/1_8'
+max_iters = 92640
+labeled_dataset = dict(_base_.labeled_dataset, ann_file=f'{split_dir}/labeled.txt')
+unlabeled_dataset = dict(
+    _base_.unlabeled_dataset,
+    ann_file=f'{split_dir}/unlabeled.txt',
+    overlap_with=f'{split_dir}/labeled.txt',
+)
+train_dataloader = dict(dataset=dict(datasets=[labeled_dataset, unlabeled_dataset]))
+train_cfg = dict(max_iters=max_iters)
+param_scheduler = [dict(_base_.param_scheduler[0], end=max_iters)]
