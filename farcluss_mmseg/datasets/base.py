@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import io
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import mmengine
 import mmengine.fileio as fileio
 from PIL import Image
 
-__all__ = ['CheckedSegMixin', 'decode_error']
+from ..utils.splits import check_overlap, check_split_files, read_stem_list
+
+__all__ = ['CheckedSegMixin', 'SemiSplitMixin', 'decode_error']
 
 LABEL_MODES = ('required', 'optional')
 
@@ -168,3 +170,93 @@ class CheckedSegMixin:
                 if message:
                     raise ValueError(message) from err
             raise
+
+
+class SemiSplitMixin:
+    """Split-list checks of semi-supervised datasets: missing files counted, overlap warned.
+
+    Put it first, in front of :class:`CheckedSegMixin`:
+    ``class MyDataset(SemiSplitMixin, CheckedSegMixin, BaseSegDataset)``. Before the line-by-line
+    checks of :class:`CheckedSegMixin`, a split list (``ann_file``) is checked against the disk
+    as a whole with :func:`~farcluss_mmseg.utils.splits.check_split_files`: the images, and with
+    ``labels='required'`` the labels, must exist, else a ``FileNotFoundError`` gives how many are
+    missing, the first five and the dataset's :attr:`DATA_ROOT_HINT`. The check reads the local
+    disk; it is skipped when ``backend_args`` names another file backend.
+
+    Overlap: the labeled and the unlabeled part of a split are separate datasets, so the
+    unlabeled one is told the labeled list with ``overlap_with``; when the lists share stems a
+    ``UserWarning`` gives their number and the first five (training goes on: such images are then
+    used both ways). The check runs when the dataset is built, i.e. before training starts.
+
+    Args:
+        *args: Positional arguments of the next base class.
+        overlap_with (str, optional): Another split list (relative to ``data_root`` like
+            ``ann_file``), usually the labeled list of the split this unlabeled list belongs to.
+            Requires ``ann_file`` to be a split list. Defaults to None (no overlap check).
+        **kwargs: Keyword arguments of :class:`CheckedSegMixin` and the mmseg dataset.
+    """
+
+    def __init__(self, *args, overlap_with: Optional[str] = None, **kwargs) -> None:
+        self.overlap_with = overlap_with
+        super().__init__(*args, **kwargs)
+
+    def _label_dirs(self) -> List[str]:
+        """The label folders searched, in order (subclasses may add a fallback)."""
+        return [self.data_prefix.get('seg_map_path', '')]
+
+    def _check_split(self) -> None:
+        """Check the split list's files as a whole, then line by line, then the overlap."""
+        self._require(self.ann_file, 'split list')
+        lines = mmengine.list_from_file(self.ann_file, backend_args=self.backend_args)
+        # Malformed lines (blank, several words) are reported with their line number below.
+        stems = [line.strip() for line in lines if len(line.split()) == 1]
+        if self.backend_args is None:
+            self._check_files(stems)
+        super()._check_split()
+        if self.overlap_with is not None:
+            other = self.overlap_with
+            if self.data_root and not osp.isabs(other):
+                other = osp.join(self.data_root, other)
+            self._require(other, 'split list (overlap_with)')
+            check_overlap(read_stem_list(other), stems, names=(other, self.ann_file))
+
+    def _check_files(self, stems: Sequence[str]) -> None:
+        """Raise, counting the missing images (and required labels) of ``stems``."""
+        img_dir = self.data_prefix.get('img_path', '')
+        try:
+            check_split_files('', stems, img_dir, self.img_suffix, list_name=self.ann_file)
+            if self.labels != 'required':
+                return
+            missing, label_dirs = list(stems), self._label_dirs()
+            for label_dir in label_dirs[:-1]:
+                missing = [s for s in missing if not self._has_label(label_dir, s)]
+            list_name = self.ann_file
+            if len(label_dirs) > 1:
+                list_name += f' (labels not in {", ".join(label_dirs[:-1])})'
+            check_split_files(
+                '',
+                missing,
+                img_dir,
+                self.img_suffix,
+                label_dirs[-1],
+                self.seg_map_suffix,
+                list_name=list_name,
+            )
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f'{err}; {self._hint()}') from None
+
+    def _has_label(self, label_dir: str, stem: str) -> bool:
+        return osp.isfile(osp.join(label_dir, stem + self.seg_map_suffix))
+
+    def load_data_list(self) -> List[dict]:
+        """Load the data list (see :class:`CheckedSegMixin`).
+
+        Returns:
+            list[dict]: The data infos.
+        """
+        if self.overlap_with is not None and (not self.ann_file or osp.isdir(self.ann_file)):
+            raise ValueError(
+                f'overlap_with={self.overlap_with!r} needs ann_file to be a split list, got '
+                f'{self.ann_file!r}'
+            )
+        return super().load_data_list()

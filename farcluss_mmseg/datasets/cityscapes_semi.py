@@ -9,8 +9,7 @@ from typing import List
 from mmseg.datasets import CityscapesDataset
 from mmseg.registry import DATASETS
 
-from .base import CheckedSegMixin
-from .voc_semi import SemiSplitMixin
+from .base import CheckedSegMixin, SemiSplitMixin
 
 __all__ = ['CityscapesSemiDataset']
 
