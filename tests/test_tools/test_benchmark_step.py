@@ -87,7 +87,7 @@ def test_smoke_ratios_are_quotients_of_the_same_run(smoke):
 def test_smoke_markdown_file(smoke, tmp_path):
     saved, _ = smoke
     text = bench.markdown(saved)
-    assert text.splitlines()[0].startswith(f"**{saved['device']}**")
+    assert text.splitlines()[0].startswith(f'**{saved["device"]}**')
     median = saved['items']['step_farcluss']['median_ms']
     assert f'| step_farcluss | {median:.2f} |' in text
     ratio = saved['ratios']['step_farcluss/step_reference']['time']

@@ -127,7 +127,7 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
             metrics = json.load(f)
         assert run['mIoU'] == metrics['mIoU'] and run['rare_iou'] == metrics['IoU.wire']
         assert row['aggregate']['mIoU'] == dict(mean=run['mIoU'], std=0.0, n=1)
-        assert f"| {name} | {run['mIoU']:.2f} ± 0.00 |" in text
+        assert f'| {name} | {run["mIoU"]:.2f} ± 0.00 |' in text
     assert result['methods']['supervised']['per_seed'][0]['pl_acc'] is None
     assert 0.0 <= result['methods']['farcluss']['per_seed'][0]['pl_acc'] <= 1.0
     with Image.open(osp.join(out, 'compare_methods.png')) as png:

@@ -112,6 +112,11 @@ class PrototypeContrastiveLoss(nn.Module):
             Tensor: The scalar loss (already multiplied by ``loss_weight``).
         """
         self._check_inputs(embeddings, pseudo_labels, pixel_weights)
+        # fp32 even under autocast: the class sums below lose ~14 % in bf16.
+        with torch.autocast(embeddings.device.type, enabled=False):
+            return self._loss(embeddings.float(), pseudo_labels, pixel_weights.float())
+
+    def _loss(self, embeddings: Tensor, pseudo_labels: Tensor, pixel_weights: Tensor) -> Tensor:
         num, dim = embeddings.shape[:2]
         features = embeddings.float().reshape(num, dim, -1)  # (N, D, P)
         confident = (pixel_weights > self.confidence_threshold).float().reshape(num, 1, -1)

@@ -130,12 +130,14 @@ class FARCLUSS(MeanTeacherSegmentor):
         # Prototype contrast, eq. 9-10 (step 8), at the decoder's resolution.
         if self.contrast_loss is not None:
             embeddings = F.normalize(self.projector(decoder_feats[num_sup:]), dim=1)
+            # Targets at the embeddings' resolution (nearest), where they are used.
             size = embeddings.shape[-2:]
-            labels = view_probs.argmax(1, keepdim=True).float()
-            weights = (1 - normalized_entropy(view_probs)) * view_valid
-            labels = resize(labels, size=size, mode='nearest').squeeze(1).long()
-            weights = resize(weights[:, None], size=size, mode='nearest').squeeze(1)
-            losses[self.contrast_loss.loss_name] = self.contrast_loss(embeddings, labels, weights)
+            probs_low = resize(view_probs, size=size, mode='nearest')
+            valid_low = resize(view_valid[:, None].float(), size=size, mode='nearest')[:, 0]
+            weights = (1 - normalized_entropy(probs_low)) * valid_low  # W, 0 where invalid
+            losses[self.contrast_loss.loss_name] = self.contrast_loss(
+                embeddings, probs_low.argmax(1), weights
+            )
 
         losses.update(self._pseudo_label_stats(stats, probs, valid, unsup_samples))
         return losses

@@ -1,0 +1,776 @@
+"""Step cost of FARCLUSS against a plain mean teacher and a UniMatch-V1-style step (issue 5).
+
+    python tools/analysis_tools/benchmark_step.py CONFIG [--device cpu|cuda] [--iters N]
+        [--warmup W] [--amp] [--batch L U] [--crop H W] [--preset r101-513] [--out JSON]
+        [--smoke]
+
+Everything runs in one process on one synthetic batch (random uint8 images and labels put through
+the model's data preprocessor once, so the timings start from device tensors). A *step* is
+forward + backward + optimizer step (the config's SGD) + EMA update of the teacher. Timed items:
+
+- ``step_reference``: the config's FARCLUSS model turned into a plain mean teacher: the same
+  views, CutMix and network, hard-label cross-entropy on every valid pixel, no contrast, no
+  feature perturbation (``HardPseudoLabelLoss(threshold=None)``).
+- ``step_unimatch``: a UniMatch-V1-style step on the same student (:func:`unimatch_step`); it
+  has no teacher, so no EMA.
+- ``step_farcluss``: the config's model as it is.
+- ``losses_farcluss`` / ``losses_reference``: the unsupervised (+ contrastive) losses alone,
+  forward + backward, on inputs recorded from a FARCLUSS step.
+- ``ema_foreach`` (``MeanTeacherHook``) and ``ema_loop`` (one lerp per tensor in Python).
+- ``teacher_forward``: the teacher's no-grad pass on the weak views, with resize and softmax.
+- ``contrast_prototype`` (FARCLUSS eq. 9-10) and ``contrast_pairwise`` (ReCo-style InfoNCE on
+  sampled pixels, :func:`pairwise_contrast`) on the same recorded embeddings.
+
+The three steps run round-robin (one of each per iteration), so that a change of machine load
+hits all three alike; then each other item runs alone. Times are medians with p10/p90, from
+CUDA events on a GPU and ``perf_counter`` on the CPU (where every op is synchronous). Peak
+memory (GPU only) of a step is the resident state of its model and optimizer plus the peak the
+step allocates on top; of other items, what they allocate on top. On a GPU the host-device
+synchronisations of one step of each mean-teacher model are counted
+(``torch.cuda.set_sync_debug_mode``). With ``--amp``, autocast runs in bf16 (fp16 with loss
+scaling where the GPU lacks bf16; bf16 on the CPU) and the FARCLUSS losses are compared with
+their fp32 values on the same inputs (``amp_loss_rel_error``).
+
+``--preset r101-513`` swaps the config's segmentor for the paper's DeepLabV3+ ResNet-101 (output
+stride 16, ASPP 6/12/18, 21 classes; ``configs/_base_/models/deeplabv3plus_r50-d16.py`` with
+depth 101) at 513x513 and 8 + 8 images. Any config is made runnable in one process without
+downloads: SyncBN becomes BN and pretrained weights are left out (random init; the cost is the
+same). ``--smoke`` (for the tests): 2 + 2 images of 32x32, a tiny network, 2 warm-up and 2 timed
+iterations.
+"""
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import os.path as osp
+import resource
+import statistics
+import time
+import warnings
+from types import SimpleNamespace
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import MMLogger
+from mmengine.optim import OptimWrapper, build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.runner.amp import autocast
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch import Tensor, nn
+
+from farcluss_mmseg.engine.hooks import MeanTeacherHook  # (the package applies its compat layer)
+from farcluss_mmseg.engine.hooks.mean_teacher_hook import _named_tensors
+from farcluss_mmseg.models.losses import HardPseudoLabelLoss
+from farcluss_mmseg.models.utils import cutmix_masks
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+R101_BASE = 'configs/_base_/models/deeplabv3plus_r50-d16.py'
+PRESETS = {'r101-513': dict(crop=(513, 513), batch=(8, 8))}
+STEPS = ('step_reference', 'step_unimatch', 'step_farcluss')
+SMOKE = dict(warmup=2, iters=2, crop=(32, 32), batch=(2, 2), pairwise=(16, 16))
+TINY_SEGMENTOR = dict(  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel ASPP head
+    backbone=dict(depth=18, stem_channels=8, base_channels=8),
+    decode_head=dict(
+        in_channels=64, channels=16, c1_in_channels=8, c1_channels=8, dilations=(1, 2)
+    ),
+)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='a FARCLUSS config')
+    parser.add_argument(
+        '--device', choices=['cpu', 'cuda'], default=None, help='default: cuda when available'
+    )
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations per item')
+    parser.add_argument('--warmup', type=int, default=3, help='untimed iterations per item')
+    parser.add_argument('--amp', action='store_true', help='bf16 autocast (fp16 on old GPUs)')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        nargs=2,
+        metavar=('L', 'U'),
+        default=None,
+        help="labeled and unlabeled images (default: the config's, or 8 8)",
+    )
+    parser.add_argument(
+        '--crop',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        default=None,
+        help="crop size (default: the data preprocessor's size)",
+    )
+    parser.add_argument(
+        '--preset',
+        choices=sorted(PRESETS),
+        default=None,
+        help='replace the segmentor, crop and batch (see the module doc)',
+    )
+    parser.add_argument(
+        '--pairwise',
+        type=int,
+        nargs=2,
+        metavar=('Q', 'N'),
+        default=(256, 256),
+        help='pairwise contrast: queries per class, negatives per query',
+    )
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--smoke', action='store_true', help='tiny everything, for the tests')
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.warmup, args.iters = SMOKE['warmup'], SMOKE['iters']
+        args.crop, args.batch = args.crop or SMOKE['crop'], args.batch or SMOKE['batch']
+        args.pairwise = SMOKE['pairwise']
+    if args.iters < 1 or args.warmup < 0:
+        parser.error(f'--iters must be >= 1 and --warmup >= 0, got {args.iters}, {args.warmup}')
+    if args.device is None:
+        args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: torch sees no CUDA device; use --device cpu')
+    return args
+
+
+# ---------------------------------------------------------------------------- configuration
+def _for_one_process(node):
+    """SyncBN -> BN, no pretrained weights: a config a single process runs without downloads."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == 'pretrained':
+                value = None
+            elif (
+                key == 'init_cfg' and isinstance(value, dict) and value.get('type') == 'Pretrained'
+            ):
+                value = None
+            elif key == 'type' and value == 'SyncBN':
+                value = 'BN'
+            out[key] = _for_one_process(value)
+        return out
+    if isinstance(node, (list, tuple)):
+        return type(node)(_for_one_process(v) for v in node)
+    return node
+
+
+def model_config(args: argparse.Namespace) -> Tuple[ConfigDict, dict]:
+    """The FARCLUSS model config to time, and the config's optimizer wrapper and EMA momentum.
+
+    Also fills ``args.crop`` and ``args.batch`` where they were not given.
+    """
+    cfg = Config.fromfile(args.config)
+    model = cfg.model.to_dict()
+    if 'segmentor' not in model or 'unsup_loss' not in model:
+        raise ValueError(
+            f'{args.config}: model.type={model.get("type")!r} has no `segmentor`/`unsup_loss`; '
+            'give a FARCLUSS config (configs/farcluss/...).'
+        )
+    if args.preset:
+        base = Config.fromfile(osp.join(ROOT, R101_BASE)).model.to_dict()
+        base['backbone']['depth'] = 101
+        model['segmentor'] = base
+        args.crop = args.crop or PRESETS[args.preset]['crop']
+        args.batch = args.batch or PRESETS[args.preset]['batch']
+    if args.smoke:
+        seg = model['segmentor']
+        seg['backbone'].update(TINY_SEGMENTOR['backbone'])
+        seg['decode_head'].update(TINY_SEGMENTOR['decode_head'])
+        seg['auxiliary_head'] = None
+    pre = model['segmentor'].setdefault('data_preprocessor', {})
+    if args.crop is None:
+        if not pre.get('size'):
+            raise ValueError(f'{args.config}: no data_preprocessor size; give --crop H W')
+        args.crop = tuple(pre['size'])
+    pre['size'] = tuple(args.crop)
+    model.pop('data_preprocessor', None)  # the segmentor's, wrapped by FARCLUSS
+    if args.batch is None:
+        per_source = cfg.get('train_dataloader', {}).get('batch_size', 16) // 2
+        args.batch = (per_source, per_source)
+    momentum = [
+        h.get('momentum', 0.01)
+        for h in cfg.get('custom_hooks', [])
+        if h['type'] == 'MeanTeacherHook'
+    ]
+    extras = dict(
+        optim_wrapper=cfg.optim_wrapper.to_dict(),
+        momentum=momentum[0] if momentum else 0.01,
+        cudnn_benchmark=cfg.get('env_cfg', {}).get('cudnn_benchmark', False),
+    )
+    return ConfigDict(_for_one_process(model)), extras
+
+
+def reference_config(model: ConfigDict) -> ConfigDict:
+    """The mean-teacher-CE variant: same views and network, hard-label CE, nothing else."""
+    ref = copy.deepcopy(model)
+    weight = ref['unsup_loss'].get('loss_weight', 0.5)
+    ref['unsup_loss'] = dict(type='HardPseudoLabelLoss', threshold=None, loss_weight=weight)
+    ref['contrast_loss'] = None
+    ref['semi_train_cfg'] = {**(ref.get('semi_train_cfg') or {}), 'feature_perturbation': False}
+    return ref
+
+
+# ---------------------------------------------------------------------------- data
+def synthetic_batch(
+    num_sup: int, num_unsup: int, crop: Tuple[int, int], num_classes: int, seed: int
+) -> dict:
+    """Random uint8 images as the loaders pack them: labeled images with labels, unlabeled
+    images as a weak view and two strong views with a validity mask (last 1/8 rows padded)."""
+    g = torch.Generator().manual_seed(seed)
+    height, width = crop
+    inputs, samples = [], []
+    for i in range(num_sup + num_unsup):
+        image = torch.randint(0, 256, (3, height, width), generator=g, dtype=torch.uint8)
+        meta = dict(img_shape=crop, ori_shape=crop, pad_shape=crop)
+        sample = SegDataSample(metainfo=meta)
+        if i < num_sup:
+            labels = torch.randint(0, num_classes, (1, height, width), generator=g)
+            sample.gt_sem_seg = PixelData(data=labels)
+            inputs.append(image)
+        else:
+            strong = torch.randint(0, 256, (2, 3, height, width), generator=g, dtype=torch.uint8)
+            valid = torch.ones(1, height, width, dtype=torch.bool)
+            valid[:, height - height // 8 :] = False
+            sample.valid_mask = PixelData(data=valid)
+            inputs.append(dict(weak=image, strong=strong))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+# ---------------------------------------------------------------------------- models and steps
+class AutocastOptimWrapper(OptimWrapper):
+    """An ``OptimWrapper`` whose forward context autocasts to bf16 without loss scaling.
+
+    mmengine's ``AmpOptimWrapper`` refuses to be built without a GPU, so the CPU runs use this.
+    """
+
+    @contextlib.contextmanager
+    def optim_context(self, model: nn.Module):
+        with super().optim_context(model), autocast(device_type='cpu', dtype=torch.bfloat16):
+            yield
+
+
+def amp_dtype(device: str, amp: bool) -> Optional[torch.dtype]:
+    """bf16 where it is supported, else fp16; None without --amp."""
+    if not amp:
+        return None
+    if device == 'cuda' and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def make_optim_wrapper(
+    module: nn.Module, optim_cfg: dict, device: str, dtype: Optional[torch.dtype]
+) -> OptimWrapper:
+    """The config's optimizer (and paramwise settings) in the wrapper training would use:
+    ``AmpOptimWrapper`` on a GPU with --amp (no loss scaling for bf16)."""
+    cfg = copy.deepcopy(optim_cfg)
+    cfg.pop('clip_grad', None)
+    if dtype is None:
+        cfg['type'] = 'OptimWrapper'
+    elif device == 'cuda':
+        bf16 = dtype == torch.bfloat16
+        cfg.update(type='AmpOptimWrapper', dtype='bfloat16' if bf16 else 'float16')
+        cfg['loss_scale'] = dict(enabled=False) if bf16 else 'dynamic'
+    else:
+        cfg['type'] = 'OptimWrapper'
+        wrapper = build_optim_wrapper(module, cfg)
+        return AutocastOptimWrapper(optimizer=wrapper.optimizer)
+    return build_optim_wrapper(module, cfg)
+
+
+def build_model(cfg: ConfigDict, device: str) -> nn.Module:
+    torch.manual_seed(0)  # every model starts from the same weights
+    model = MODELS.build(copy.deepcopy(cfg))
+    model.init_weights()
+    return model.to(device).train()
+
+
+def mean_teacher_step(model, optim_wrapper, ema, inputs, samples) -> None:
+    """One training step of a FARCLUSS model, as mmengine's train loop runs it."""
+    with optim_wrapper.optim_context(model):
+        losses = model.loss(inputs, samples)
+    loss, _ = model.parse_losses(losses)
+    optim_wrapper.update_params(loss)
+    ema()
+
+
+def make_ema(model: nn.Module, momentum: float) -> Callable[[], None]:
+    """``MeanTeacherHook``'s update, called as the runner calls it after every step."""
+    hook = MeanTeacherHook(momentum=momentum)
+    runner = SimpleNamespace(model=model, iter=0)
+    hook.before_train(runner)
+    return lambda: hook.after_train_iter(runner, 0)
+
+
+def ema_loop(model: nn.Module, momentum: float) -> None:
+    """Eq. 1 the plain way: one in-place update per tensor, in a Python loop."""
+    teacher, student = _named_tensors(model.teacher), _named_tensors(model.student)
+    with torch.no_grad():
+        for name, t in teacher.items():
+            if t.is_floating_point():
+                t.mul_(1 - momentum).add_(student[name], alpha=momentum)
+            else:
+                t.copy_(student[name])
+
+
+def _logits_at_input(head: nn.Module, logits: Tensor, size) -> Tensor:
+    return F.interpolate(logits, size=size, mode='bilinear', align_corners=head.align_corners)
+
+
+def unimatch_step(student, optim_wrapper, inputs, samples, mix, criterion) -> None:
+    """One UniMatch-V1-style step (Yang et al., CVPR 2023) on an mmseg ``EncoderDecoder``.
+
+    A no-grad pass (eval mode) on the CutMix source batch ``mix``; the student on labeled +
+    weak images, with a Dropout2d(0.5) copy of the c1/c4 features decoded beside them (the
+    feature-perturbed stream); a pass on the two CutMixed strong views. Pseudo-labels are the
+    detached weak predictions, kept at confidence >= 0.95 (``criterion``). Loss as UniMatch:
+    ``(L_x + 0.5 L_s + 0.5 L_fp) / 2`` with ``L_s`` the mean over both strong views.
+    """
+    head = student.decode_head
+    x, weak, strong = inputs['sup'], inputs['weak'], inputs['strong']
+    num_sup, num_unsup, size = x.shape[0], weak.shape[0], weak.shape[-2:]
+    valid = torch.cat([s.valid_mask.data for s in samples['unsup']]).bool()
+    with optim_wrapper.optim_context(student):
+        with torch.no_grad():
+            student.eval()
+            logits_mix = head.forward(student.extract_feat(mix['weak']))
+            probs_mix = _logits_at_input(head, logits_mix, size).softmax(dim=1)
+            student.train()
+        feats = student.extract_feat(torch.cat([x, weak]))
+        perturbed = (0, head.in_index)  # c1 and c4 of DeepLabV3+
+        feats = [
+            torch.cat([f, F.dropout2d(f, 0.5, training=True)]) if i in perturbed else f
+            for i, f in enumerate(feats)
+        ]
+        logits, logits_fp = head.forward(feats).chunk(2)
+        probs_w = _logits_at_input(head, logits[num_sup:].detach(), size).softmax(dim=1)
+        views, view_probs, view_valid = [], [], []
+        for v in range(2):
+            box = cutmix_masks(num_unsup, *size, prob=0.5, device=weak.device)
+            views.append(torch.where(box[:, None], mix['strong'][v], strong[v]))
+            view_probs.append(torch.where(box[:, None], probs_mix, probs_w))
+            view_valid.append(valid | box)  # the mix batch has no padding
+        logits_s = head.forward(student.extract_feat(torch.cat(views)))
+        loss_x = sum(
+            v
+            for k, v in head.loss_by_feat(logits[:num_sup], samples['sup']).items()
+            if k.startswith('loss')
+        )
+        loss_s = criterion(
+            _logits_at_input(head, logits_s, size), torch.cat(view_probs), torch.cat(view_valid)
+        )
+        loss_fp = criterion(_logits_at_input(head, logits_fp[num_sup:], size), probs_w, valid)
+        loss = (loss_x + 0.5 * loss_s + 0.5 * loss_fp) / 2
+    optim_wrapper.update_params(loss)
+
+
+def pairwise_contrast(
+    embeddings: Tensor,
+    labels: Tensor,
+    weights: Tensor,
+    num_classes: int,
+    num_queries: int = 256,
+    num_negatives: int = 256,
+    threshold: float = 0.5,
+    temperature: float = 0.5,
+) -> Tensor:
+    """ReCo-style pixel contrast (Liu et al., ICLR 2022), vectorised, for the cost comparison.
+
+    Per class: ``num_queries`` confident pixels (weight > ``threshold``) drawn with replacement,
+    each with one positive (another confident pixel of its class) and ``num_negatives``
+    confident pixels of other classes; InfoNCE at ``temperature``, averaged over the classes
+    present. Sampling uses ``torch.multinomial`` on a tiny floor weight, so absent classes draw
+    junk that is masked out instead of stopping on an empty distribution (no host sync).
+
+    Args:
+        embeddings (Tensor): (N, D, h, w), L2-normalised along D.
+        labels (Tensor): (N, h, w) long class per pixel.
+        weights (Tensor): (N, h, w) confidence per pixel.
+        num_classes (int): C.
+        num_queries (int): Queries per class.
+        num_negatives (int): Negatives per query.
+        threshold (float): Confidence threshold of the pixels used.
+        temperature (float): InfoNCE temperature.
+
+    Returns:
+        Tensor: The scalar loss.
+    """
+    dim = embeddings.shape[1]
+    feats = embeddings.float().permute(0, 2, 3, 1).reshape(-1, dim)  # (P, D)
+    confident = (weights.reshape(-1) > threshold).float()
+    onehot = F.one_hot(labels.reshape(-1), num_classes).t().float()  # (C, P)
+    member = onehot * confident
+    other = (1 - onehot) * confident
+    floor = 1e-12
+    queries = torch.multinomial(member + floor, num_queries, replacement=True)  # (C, Q)
+    positives = torch.multinomial(member + floor, num_queries, replacement=True)
+    negatives = torch.multinomial(other + floor, num_queries * num_negatives, replacement=True)
+    q, pos = feats[queries], feats[positives]  # (C, Q, D)
+    neg = feats[negatives].reshape(num_classes, num_queries, num_negatives, dim)
+    logits = torch.cat(
+        [(q * pos).sum(-1, keepdim=True), torch.einsum('cqd,cqnd->cqn', q, neg)], dim=-1
+    )
+    nll = -(logits / temperature).log_softmax(dim=-1)[..., 0].mean(dim=1)  # (C,)
+    present = ((member.sum(1) > 0) & (other.sum(1) > 0)).float()
+    return (nll * present).sum() / present.sum().clamp_min(1)
+
+
+# ---------------------------------------------------------------------------- timing
+class Stopwatch:
+    """Times calls without waiting for the device between them; ``result`` then synchronises.
+
+    On CUDA each call is bracketed by CUDA events and its peak allocation on top of what was
+    allocated before it is read from the allocator (host-side, no sync).
+    """
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device == 'cuda'
+        self.calls: Dict[str, list] = {}
+
+    def __call__(self, name: str, fn: Callable[[], None], resident: int = 0) -> None:
+        if self.cuda:
+            before = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            peak = torch.cuda.max_memory_allocated() - before + resident
+            self.calls.setdefault(name, []).append((start, end, peak))
+        else:
+            start = time.perf_counter()
+            fn()
+            self.calls.setdefault(name, []).append((start, time.perf_counter(), None))
+
+    def result(self) -> Dict[str, dict]:
+        if self.cuda:
+            torch.cuda.synchronize()
+        out = {}
+        for name, calls in self.calls.items():
+            if self.cuda:
+                times = [s.elapsed_time(e) for s, e, _ in calls]
+                peak = max(p for _, _, p in calls) / 2**20
+            else:
+                times = [(e - s) * 1e3 for s, e, _ in calls]
+                peak = None
+            out[name] = dict(summarize(times), peak_mib=peak)
+        return out
+
+
+def summarize(times_ms: List[float]) -> Dict[str, float]:
+    """Median, 10th and 90th percentile (linear interpolation) of the times."""
+    ordered = sorted(times_ms)
+
+    def percentile(q: float) -> float:
+        pos = q * (len(ordered) - 1)
+        low = int(pos)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+    return dict(
+        median_ms=statistics.median(ordered),
+        p10_ms=percentile(0.1),
+        p90_ms=percentile(0.9),
+        n=len(ordered),
+    )
+
+
+def resident_bytes(module: nn.Module, optim_wrapper: OptimWrapper) -> int:
+    """Bytes of parameters, buffers and optimizer state: what a step's peak sits on."""
+    tensors = list(module.parameters()) + list(module.buffers())
+    for state in optim_wrapper.optimizer.state.values():
+        tensors += [t for t in state.values() if isinstance(t, Tensor)]
+    seen = {t.data_ptr(): t.numel() * t.element_size() for t in tensors if t.is_cuda}
+    return sum(seen.values())
+
+
+def count_host_syncs(fn: Callable[[], None]) -> dict:
+    """Run ``fn`` once under ``torch.cuda.set_sync_debug_mode('warn')`` and count the
+    synchronising calls by source line."""
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode('default')
+    where: Dict[str, int] = {}
+    for w in caught:
+        if 'synchroniz' in str(w.message):
+            key = f'{osp.relpath(w.filename, ROOT)}:{w.lineno}'
+            where[key] = where.get(key, 0) + 1
+    return dict(count=sum(where.values()), where=where)
+
+
+@contextlib.contextmanager
+def recorded_inputs(model: nn.Module, store: dict):
+    """Record (detached copies of) the inputs of the model's loss modules during one call."""
+    unsup = model.unsup_loss
+    original = unsup.forward_with_stats
+
+    def record_unsup(*args):
+        store['unsup'] = [a.detach().clone() for a in args]
+        return original(*args)
+
+    unsup.forward_with_stats = record_unsup
+    handles = []
+    if model.contrast_loss is not None:
+        handles.append(
+            model.contrast_loss.register_forward_pre_hook(
+                lambda _, args: store.__setitem__('contrast', [a.detach().clone() for a in args])
+            )
+        )
+    try:
+        yield store
+    finally:
+        del unsup.forward_with_stats
+        for handle in handles:
+            handle.remove()
+
+
+def loss_items(model, ref_model, stored: dict, pairwise: Tuple[int, int]) -> Dict[str, Callable]:
+    """Forward + backward of the losses alone on the recorded inputs."""
+    logits, probs, valid = stored['unsup']
+    logits = logits.requires_grad_(True)
+    items = {}
+
+    def run(loss_fn: Callable[[], Tensor], *leaves: Tensor) -> Callable[[], None]:
+        def call():
+            for leaf in leaves:
+                leaf.grad = None
+            loss_fn().backward()
+
+        return call
+
+    def farcluss_losses() -> Tensor:
+        loss = model.unsup_loss(logits, probs, valid)
+        if 'contrast' in stored:
+            loss = loss + model.contrast_loss(*stored['contrast'])
+        return loss
+
+    items['losses_farcluss'] = run(farcluss_losses, logits, *stored.get('contrast', [])[:1])
+    items['losses_reference'] = run(lambda: ref_model.unsup_loss(logits, probs, valid), logits)
+    if 'contrast' in stored:
+        emb, labels, weights = stored['contrast']
+        emb.requires_grad_(True)
+        items['contrast_prototype'] = run(lambda: model.contrast_loss(emb, labels, weights), emb)
+        items['contrast_pairwise'] = run(
+            lambda: pairwise_contrast(emb, labels, weights, model.num_classes, *pairwise), emb
+        )
+    return items
+
+
+def amp_loss_errors(model, stored: dict, dtype: torch.dtype, device: str) -> Dict[str, float]:
+    """Relative difference of each FARCLUSS loss under autocast against fp32, same inputs.
+
+    An untrained teacher is rarely confident, so ``L_c`` is also computed with every pixel
+    counted as confident (``loss_c_all_pixels``): that exercises its class sums.
+    """
+    calls = {'loss_u': lambda: model.unsup_loss(*stored['unsup'])}
+    if 'contrast' in stored:
+        emb, labels, weights = stored['contrast']
+        calls['loss_c'] = lambda: model.contrast_loss(emb, labels, weights)
+        calls['loss_c_all_pixels'] = lambda: model.contrast_loss(
+            emb, labels, torch.ones_like(weights)
+        )
+    errors = {}
+    with torch.no_grad():
+        for name, call in calls.items():
+            exact = call().double()
+            with autocast(device_type=device, dtype=dtype):
+                approx = call().double()
+            errors[name] = ((approx - exact).abs() / exact.abs().clamp_min(1e-12)).item()
+    return errors
+
+
+# ---------------------------------------------------------------------------- main
+def describe_device(device: str) -> str:
+    if device == 'cuda':
+        return torch.cuda.get_device_name()
+    name = 'unknown CPU'
+    with contextlib.suppress(OSError):
+        with open('/proc/cpuinfo') as f:
+            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+        name = names[0] if names else name
+    return f'CPU: {name}, {torch.get_num_threads()} torch threads'
+
+
+def run(args: argparse.Namespace) -> dict:
+    init_default_scope('mmseg')
+    MMLogger.get_instance('benchmark_step', log_level='ERROR')  # no init or optimizer notes
+    cfg, extras = model_config(args)
+    device, dtype = args.device, amp_dtype(args.device, args.amp)
+    if device == 'cuda':
+        torch.backends.cudnn.benchmark = bool(extras['cudnn_benchmark'])
+    num_sup, num_unsup = args.batch
+    momentum = extras['momentum']
+
+    model = build_model(cfg, device)
+    ref_model = build_model(reference_config(cfg), device)
+    student = build_model(ConfigDict(cfg['segmentor']), device)
+    optims = {
+        'step_farcluss': make_optim_wrapper(model, extras['optim_wrapper'], device, dtype),
+        'step_reference': make_optim_wrapper(ref_model, extras['optim_wrapper'], device, dtype),
+        'step_unimatch': make_optim_wrapper(student, extras['optim_wrapper'], device, dtype),
+    }
+    num_classes = model.num_classes
+    data = model.data_preprocessor(
+        synthetic_batch(num_sup, num_unsup, args.crop, num_classes, seed=0), True
+    )
+    inputs, samples = data['inputs'], data['data_samples']
+    mix = model.data_preprocessor(  # the preprocessor wants a labeled image in every batch
+        synthetic_batch(1, num_unsup, args.crop, num_classes, seed=1), True
+    )['inputs']
+    criterion = HardPseudoLabelLoss(threshold=0.95, loss_weight=1.0)
+    ema = make_ema(model, momentum)
+    ref_ema = make_ema(ref_model, momentum)
+    steps = {
+        'step_reference': lambda: mean_teacher_step(
+            ref_model, optims['step_reference'], ref_ema, inputs, samples
+        ),
+        'step_unimatch': lambda: unimatch_step(
+            student, optims['step_unimatch'], inputs, samples, mix, criterion
+        ),
+        'step_farcluss': lambda: mean_teacher_step(
+            model, optims['step_farcluss'], ema, inputs, samples
+        ),
+    }
+    owners = {'step_reference': ref_model, 'step_unimatch': student, 'step_farcluss': model}
+
+    # Round-robin over the steps; the order turns every iteration.
+    watch = Stopwatch(device)
+    for i in range(args.warmup + args.iters):
+        order = STEPS[i % 3 :] + STEPS[: i % 3]
+        for name in order:
+            if i < args.warmup:
+                steps[name]()
+            else:
+                resident = resident_bytes(owners[name], optims[name]) if device == 'cuda' else 0
+                watch(name, steps[name], resident)
+    timed = watch.result()
+    results = {name: timed[name] for name in STEPS}
+
+    stored: dict = {}
+    with recorded_inputs(model, stored):
+        steps['step_farcluss']()
+    items = loss_items(model, ref_model, stored, tuple(args.pairwise))
+    items['ema_foreach'] = ema
+    items['ema_loop'] = lambda: ema_loop(model, momentum)
+
+    def teacher_forward():
+        with torch.no_grad():
+            model._teacher_probs(inputs['weak'])
+
+    items['teacher_forward'] = teacher_forward
+    watch = Stopwatch(device)
+    for name, fn in items.items():
+
+        def call(fn=fn):
+            with autocast(device_type=device, dtype=dtype, enabled=dtype is not None):
+                fn()
+
+        for _ in range(args.warmup):
+            call()
+        for _ in range(args.iters):
+            watch(name, call)
+    results.update(watch.result())
+
+    syncs = None
+    if device == 'cuda':
+        syncs = {
+            name: count_host_syncs(steps[name]) for name in ('step_farcluss', 'step_reference')
+        }
+
+    def ratio(a: str, b: str, key: str) -> Optional[float]:
+        x, y = results[a][key], results[b][key]
+        return None if x is None or not y else x / y  # an in-place EMA may allocate nothing
+
+    ratios = {
+        f'{a}/{b}': dict(time=ratio(a, b, 'median_ms'), memory=ratio(a, b, 'peak_mib'))
+        for a, b in [
+            ('step_farcluss', 'step_reference'),
+            ('step_farcluss', 'step_unimatch'),
+            ('step_reference', 'step_unimatch'),
+            ('losses_farcluss', 'step_farcluss'),
+            ('teacher_forward', 'step_farcluss'),
+            ('ema_foreach', 'step_farcluss'),
+            ('ema_loop', 'ema_foreach'),
+        ]
+        + ([('contrast_prototype', 'contrast_pairwise')] if 'contrast' in stored else [])
+    }
+    return dict(
+        device=describe_device(device),
+        device_type=device,
+        torch=torch.__version__,
+        config=args.config,
+        preset=args.preset,
+        smoke=args.smoke,
+        batch=list(args.batch),
+        crop=list(args.crop),
+        amp=str(dtype).replace('torch.', '') if dtype else 'off',
+        warmup=args.warmup,
+        iters=args.iters,
+        pairwise=list(args.pairwise),
+        load_average=list(os.getloadavg()) if device == 'cpu' else None,
+        max_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        items=results,
+        ratios=ratios,
+        host_syncs=syncs,
+        amp_loss_rel_error=amp_loss_errors(model, stored, dtype, device) if dtype else None,
+    )
+
+
+def markdown(result: dict) -> str:
+    """The results as a Markdown table plus the ratios."""
+    peak = result['device_type'] == 'cuda'
+    lines = [
+        f'**{result["device"]}**, torch {result["torch"]}, `{osp.basename(result["config"])}`'
+        + (f' (preset {result["preset"]})' if result['preset'] else '')
+        + f', batch {result["batch"][0]} + {result["batch"][1]}, crop '
+        f'{result["crop"][0]}x{result["crop"][1]}, AMP {result["amp"]}, '
+        f'{result["warmup"]} warm-up + {result["iters"]} timed iterations',
+        '',
+        '| item | median ms | p10 ms | p90 ms |' + (' peak MiB |' if peak else ''),
+        '|---|---:|---:|---:|' + ('---:|' if peak else ''),
+    ]
+    for name, r in result['items'].items():
+        row = f'| {name} | {r["median_ms"]:.2f} | {r["p10_ms"]:.2f} | {r["p90_ms"]:.2f} |'
+        lines.append(row + (f' {r["peak_mib"]:.0f} |' if peak else ''))
+    lines += ['', '| ratio | time | memory |', '|---|---:|---:|']
+    for name, r in result['ratios'].items():
+        memory = '' if r['memory'] is None else f'{r["memory"]:.3f}'
+        lines.append(f'| {name} | {r["time"]:.3f} | {memory} |')
+    if result['host_syncs']:
+        lines.append('')
+        for name, s in result['host_syncs'].items():
+            where = ', '.join(f'{k} x{v}' for k, v in s['where'].items()) or 'none'
+            lines.append(f'host syncs in one {name}: {s["count"]} ({where})')
+    if result['amp_loss_rel_error']:
+        errors = ', '.join(f'{k} {v:.2e}' for k, v in result['amp_loss_rel_error'].items())
+        lines.append(f'\nrelative error of the losses under autocast vs fp32: {errors}')
+    if result['load_average']:
+        lines.append(f'\nCPU load average (1, 5, 15 min) at the end: {result["load_average"]}')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    result = run(args)
+    print(markdown(result), flush=True)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=2)
+        with open(osp.splitext(args.out)[0] + '.md', 'w') as f:
+            f.write(markdown(result) + '\n')
+    return result
+
+
+if __name__ == '__main__':
+    main()
