@@ -36,9 +36,9 @@ from farcluss_mmseg.models.losses import fuzzy_pseudo_labels, normalized_entropy
 DATA_ROOT = 'data/farcluss_demo'
 RUNS = {
     'Supervised only': 'configs/baselines/'
-    'deeplabv3plus_r18-w32-d8_1xb8-2k_farcluss-demo-1-16-96x96.py',
+    'deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py',
     'FARCLUSS (teacher)': 'configs/farcluss/'
-    'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96.py',
+    'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py',
 }
 
 
@@ -145,7 +145,8 @@ def main():
     for name, config in RUNS.items():
         work_dir = osp.join(args.work_dir, osp.splitext(osp.basename(config))[0])
         ckpts[name] = train(osp.join(ROOT, config), work_dir, args.retrain)
-        results[name] = evaluate(osp.join(ROOT, config), ckpts[name], work_dir)
+        metrics = evaluate(osp.join(ROOT, config), ckpts[name], work_dir)
+        results[name] = {k: float(v) for k, v in metrics.items()}
     text = table(results, list(FarclussDemoDataset.METAINFO['classes']))
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'demo_table.md'), 'w') as f:

@@ -19,9 +19,9 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BASELINE = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-2k_farcluss-demo-1-16-96x96.py'
+BASELINE = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py'
 FARCLUSS = (
-    'configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96.py'
+    'configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py'
 )
 CLASSES = ('sky', 'ground', 'building', 'tree', 'water', 'rock', 'vehicle', 'wire')
 MAX_ITERS = 4  # checkpoints at 2 and 4, both kept

@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from mmengine.config import ConfigDict
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96.py'
+CONFIG = (
+    'configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py'
+)
 ITEMS = {
     'step_reference',
     'step_unimatch',
@@ -148,7 +150,7 @@ def test_for_one_process_and_reference_config():
 
 
 def test_not_a_farcluss_config():
-    baseline = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-2k_farcluss-demo-1-16-96x96.py'
+    baseline = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py'
     args = bench.parse_args([osp.join(REPO, baseline), '--smoke'])
     with pytest.raises(ValueError, match=r"model.type='EncoderDecoder' has no `segmentor`"):
         bench.model_config(args)

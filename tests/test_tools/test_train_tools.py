@@ -42,8 +42,8 @@ def _train_entries(work_dir: str, invocation: int = -1) -> list:
 
 
 def _poly_lr(it: int) -> float:
-    """The demo schedule's PolyLR (lr 0.01, eta_min 1e-4, power 0.9, 2000 iters) at ``it``."""
-    return 1e-4 + (0.01 - 1e-4) * (1 - (it - 1) / 2000) ** 0.9
+    """The demo schedule's PolyLR (lr 0.01, eta_min 1e-4, power 0.9, 600 iters) at ``it``."""
+    return 1e-4 + (0.01 - 1e-4) * (1 - (it - 1) / 600) ** 0.9
 
 
 def _load(path: str) -> dict:

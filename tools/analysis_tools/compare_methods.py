@@ -1,6 +1,6 @@
 """Accuracy of FARCLUSS, its ablations and two baselines on the demo data, over seeds (issue 5).
 
-    python tools/analysis_tools/compare_methods.py [--seeds 0 1 2] [--iters 2000]
+    python tools/analysis_tools/compare_methods.py [--seeds 0 1 2] [--iters 600]
         [--methods NAME ...] [--out work_dirs/compare_methods] [--data-root DIR] [--threads 2]
         [--smoke]
 
@@ -41,10 +41,12 @@ from typing import Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = 'data/farcluss_demo'
 RARE_CLASS = 'wire'  # tools/make_demo_data.py's rare class
-_DEMO = 'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96'
+_DEMO = 'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96'
 _ABLATION = f'configs/farcluss/ablations/{_DEMO}_'
 METHODS = {  # the one list of compared methods: name -> config
-    'supervised': 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-2k_farcluss-demo-1-16-96x96.py',
+    'supervised': (
+        'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py'
+    ),
     'hard-threshold': f'{_ABLATION}hard-threshold.py',
     'farcluss': f'configs/farcluss/{_DEMO}.py',
     'no-entropy-weight': f'{_ABLATION}no-entropy-weight.py',
@@ -70,7 +72,7 @@ METRICS = (('mIoU', 'mIoU'), ('rare_iou', f'IoU ({RARE_CLASS})'), ('pl_acc', 'ps
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--iters', type=int, default=None, help="default: the configs' 2000")
+    parser.add_argument('--iters', type=int, default=None, help="default: the configs' 600")
     parser.add_argument('--methods', nargs='+', choices=list(METHODS), default=None)
     parser.add_argument(
         '--out', default='work_dirs/compare_methods', help='output and run folder (git-ignored)'

@@ -22,7 +22,7 @@ OUT=${OUT:-work_dirs/gpu_check}
 SITE=${SITE:-/tmp/farcluss_site}
 DEVICE=${DEVICE:-cuda}
 CONFIG=configs/farcluss/farcluss_deeplabv3plus_r101-d16_4xb2+2-99k_voc-blended-1-16-513x513.py
-DEMO=configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96.py
+DEMO=configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py
 
 if [ -f "$CONFIG" ]; then MODEL=("$CONFIG"); else MODEL=("$DEMO" --preset r101-513); fi
 if [ "${SMOKE:-0}" = 1 ]; then

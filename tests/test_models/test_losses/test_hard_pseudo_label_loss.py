@@ -25,7 +25,9 @@ LN2, LN4 = math.log(2), math.log(4)
 TEACHER = torch.tensor([[0.97, 0.25, 0.02], [0.03, 0.75, 0.98]]).reshape(1, 2, 1, 3)
 STUDENT = torch.tensor([[0.0, 0.0, math.log(3)], [math.log(3), 0.0, 0.0]]).reshape(1, 2, 1, 3)
 VALID = torch.tensor([[[True, True, False]]])
-ABLATIONS = 'configs/farcluss/ablations/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-'
+ABLATIONS = (
+    'configs/farcluss/ablations/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-'
+)
 
 
 @pytest.mark.parametrize(

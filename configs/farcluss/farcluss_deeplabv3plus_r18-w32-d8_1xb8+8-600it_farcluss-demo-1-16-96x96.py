@@ -1,6 +1,6 @@
 # FARCLUSS on the demo's 1/16 split: the supervised baseline's model, labeled data, iterations
 # and schedule, plus 8 unlabeled images per batch. The paper's values are the defaults.
-_base_ = ['../baselines/deeplabv3plus_r18-w32-d8_1xb8-2k_farcluss-demo-1-16-96x96.py']
+_base_ = ['../baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py']
 model = dict(
     _delete_=True,
     type='FARCLUSS',

@@ -1,3 +1,3 @@
 # Ablation: no complementary channel dropout on the strong views.
-_base_ = ['../farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-2k_farcluss-demo-1-16-96x96.py']
+_base_ = ['../farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py']
 model = dict(semi_train_cfg=dict(feature_perturbation=False))
