@@ -10,7 +10,8 @@ unlabeled set at the paper's 8 unlabeled images a step::
     max_iters = epochs * ceil(N_unlabeled / 8)      (VOC 80 epochs, Cityscapes 240)
 
 The supervised twin runs as many iterations of 8 labeled images. The README table between the
-``<!-- benchmark-table -->`` markers of ``configs/farcluss/README.md`` is written too.
+``<!-- benchmark-table -->`` markers of ``configs/farcluss/README.md`` and ``README.md`` is
+written too.
 
 Usage::
 
@@ -29,7 +30,8 @@ import textwrap
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-README = osp.join('configs', 'farcluss', 'README.md')
+# The READMEs holding the table, with the prefix of the links from each to configs/farcluss/.
+READMES = {osp.join('configs', 'farcluss', 'README.md'): '', 'README.md': 'configs/farcluss/'}
 TABLE_BEGIN = '<!-- benchmark-table: begin (tools/misc/gen_benchmark_configs.py) -->'
 TABLE_END = '<!-- benchmark-table: end -->'
 
@@ -245,13 +247,16 @@ def _paper_cell(value: Optional[str], row: Row) -> str:
     return f'{value} †' if row.setting.kind == 'voc-blended' else value
 
 
-def readme_table(rows: Sequence[Row], measured: Dict[str, Tuple[str, str]]) -> str:
+def readme_table(
+    rows: Sequence[Row], measured: Dict[str, Tuple[str, str]], prefix: str = ''
+) -> str:
     """The README's results table, one row per FARCLUSS config and its twin.
 
     Args:
         rows (Sequence[Row]): The benchmarks.
         measured (dict): The measured (FARCLUSS, supervised) cells by FARCLUSS config name, kept
             from the current README.
+        prefix (str): Path from the README to ``configs/farcluss/``, for the links.
 
     Returns:
         str: The Markdown table.
@@ -274,7 +279,8 @@ def readme_table(rows: Sequence[Row], measured: Dict[str, Tuple[str, str]]) -> s
         name = osp.basename(row.path(True))
         ours, sup = (_paper_cell(v, row) for v in row.paper)
         got_ours, got_sup = measured.get(name, ('', ''))
-        configs = f'[FARCLUSS]({name}), [sup. only](../baselines/{osp.basename(row.path(False))})'
+        twin = osp.basename(row.path(False))
+        configs = f'[FARCLUSS]({prefix}{name}), [sup. only]({prefix}../baselines/{twin})'
         cells = [
             row.setting.title, split, row.backbone.upper(), str(row.crop), batch,
             str(row.max_iters), ours, sup, got_ours, got_sup, configs,
@@ -290,7 +296,7 @@ def measured_cells(table: str) -> Dict[str, Tuple[str, str]]:
         match = re.search(r'\[FARCLUSS\]\(([^)]+)\)', line)
         if match:
             parts = [c.strip() for c in line.split('|')[1:-1]]
-            cells[match.group(1)] = (parts[8], parts[9])
+            cells[osp.basename(match.group(1))] = (parts[8], parts[9])
     return cells
 
 
@@ -304,14 +310,17 @@ def render(repo: str = REPO) -> Dict[str, str]:
     """
     rows = benchmark_rows()
     files = {row.path(f): leaf_text(row, f) for row in rows for f in (True, False)}
-    with open(osp.join(repo, README), encoding='utf-8') as f:
-        readme = f.read()
-    begin, end = readme.find(TABLE_BEGIN), readme.find(TABLE_END)
-    if begin < 0 or end < begin:
-        raise ValueError(f'{README} must hold the lines {TABLE_BEGIN!r} and {TABLE_END!r}')
-    begin += len(TABLE_BEGIN)
-    table = readme_table(rows, measured_cells(readme[begin:end]))
-    files[README] = f'{readme[:begin]}\n{table}\n{readme[end:]}'
+    for readme_path, prefix in READMES.items():
+        with open(osp.join(repo, readme_path), encoding='utf-8') as f:
+            readme = f.read()
+        begin, end = readme.find(TABLE_BEGIN), readme.find(TABLE_END)
+        if begin < 0 or end < begin:
+            raise ValueError(
+                f'{readme_path} must hold the lines {TABLE_BEGIN!r} and {TABLE_END!r}'
+            )
+        begin += len(TABLE_BEGIN)
+        table = readme_table(rows, measured_cells(readme[begin:end]), prefix)
+        files[readme_path] = f'{readme[:begin]}\n{table}\n{readme[end:]}'
     return files
 
 
@@ -343,7 +352,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for path, text in render().items():
         with open(osp.join(REPO, path), 'w', encoding='utf-8') as f:
             f.write(text)
-    print(f'wrote {len(render()) - 1} configs and the table of {README}')
+    print(f'wrote {len(render()) - len(READMES)} configs and the tables of {list(READMES)}')
     return 0
 
 
