@@ -67,7 +67,8 @@ def test_baseline_train_writes_checkpoints_and_log(baseline_run):
     for e in entries:
         assert set(e) == keys
         assert e['loss'] == e['decode.loss_ce']  # the only loss
-        assert e['lr'] == pytest.approx(_poly_lr(e['iter']), rel=1e-6)
+        # mmengine applies PolyLR step by step (chained), hence a few 1e-6 of rounding.
+        assert e['lr'] == pytest.approx(_poly_lr(e['iter']), rel=1e-5)
     assert entries[0]['loss'] == pytest.approx(math.log(len(CLASSES)), abs=0.3)  # untrained
 
 
