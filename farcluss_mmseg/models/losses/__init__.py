@@ -1,5 +1,6 @@
 from .fuzzy_pseudo_label_loss import (
     FuzzyPseudoLabelLoss,
+    PseudoLabelLoss,
     class_rebalance_weights,
     fuzzy_pseudo_labels,
     normalized_entropy,
@@ -10,6 +11,7 @@ from .prototype_contrastive_loss import PrototypeContrastiveLoss
 __all__ = [
     'FuzzyPseudoLabelLoss',
     'HardPseudoLabelLoss',
+    'PseudoLabelLoss',
     'PrototypeContrastiveLoss',
     'class_rebalance_weights',
     'fuzzy_pseudo_labels',

@@ -200,8 +200,49 @@ def _check_number(key: str, value, low: float, high: float, allow_none: bool = F
         raise ValueError(f'{key} must be a number in [{low}, {high}]{none}, got {value!r}')
 
 
+class PseudoLabelLoss(nn.Module):
+    """The interface of the losses FARCLUSS takes as ``unsup_loss``.
+
+    ``forward_with_stats(student_logits, teacher_probs, valid_mask)`` returns the scalar loss
+    (already multiplied by ``loss_weight``) and detached 0-dim statistics for the log;
+    ``forward`` returns the loss alone.
+
+    Args:
+        loss_weight (float): The loss factor (lambda_u of eq. 11).
+        loss_name (str): Name of the loss item; must start with 'loss_' to be back-propagated.
+    """
+
+    def __init__(self, loss_weight: float, loss_name: str) -> None:
+        super().__init__()
+        _check_number('loss_weight', loss_weight, 0.0, math.inf)
+        if not isinstance(loss_name, str) or not loss_name.startswith('loss_'):
+            raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        """str: Name of the loss item."""
+        return self._loss_name
+
+    def forward(
+        self, student_logits: Tensor, teacher_probs: Tensor, valid_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        """Compute the loss; see :meth:`forward_with_stats` for the arguments.
+
+        Returns:
+            Tensor: The scalar loss (already multiplied by ``loss_weight``).
+        """
+        return self.forward_with_stats(student_logits, teacher_probs, valid_mask)[0]
+
+    def forward_with_stats(
+        self, student_logits: Tensor, teacher_probs: Tensor, valid_mask: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        raise NotImplementedError
+
+
 @MODELS.register_module()
-class FuzzyPseudoLabelLoss(nn.Module):
+class FuzzyPseudoLabelLoss(PseudoLabelLoss):
     """FARCLUSS unsupervised loss ``L_u`` (eq. 8), with the weights of eq. 5-7.
 
     .. math::
@@ -253,7 +294,7 @@ class FuzzyPseudoLabelLoss(nn.Module):
         eps: float = 1e-6,
         loss_name: str = 'loss_u',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f'top_k must be an int >= 1, got {top_k!r}')
         _check_number('entropy_threshold', entropy_threshold, 0.0, 1.0, allow_none=True)
@@ -261,34 +302,14 @@ class FuzzyPseudoLabelLoss(nn.Module):
         _check_choice('median_over', median_over, MEDIAN_OVER)
         _check_number('max_class_weight', max_class_weight, 0.0, math.inf, allow_none=True)
         _check_choice('class_weight_mode', class_weight_mode, CLASS_WEIGHT_MODES)
-        _check_number('loss_weight', loss_weight, 0.0, math.inf)
         _check_number('eps', eps, 1e-12, 1.0)
-        if not isinstance(loss_name, str) or not loss_name.startswith('loss_'):
-            raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
         self.top_k = top_k
         self.entropy_threshold = entropy_threshold
         self.entropy_weight = entropy_weight
         self.median_over = median_over
         self.max_class_weight = max_class_weight
         self.class_weight_mode = class_weight_mode
-        self.loss_weight = loss_weight
         self.eps = eps
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        """str: Name of the loss item."""
-        return self._loss_name
-
-    def forward(
-        self, student_logits: Tensor, teacher_probs: Tensor, valid_mask: Optional[Tensor] = None
-    ) -> Tensor:
-        """Compute ``L_u``; see :meth:`forward_with_stats` for the arguments.
-
-        Returns:
-            Tensor: The scalar loss (already multiplied by ``loss_weight``).
-        """
-        return self.forward_with_stats(student_logits, teacher_probs, valid_mask)[0]
 
     def forward_with_stats(
         self, student_logits: Tensor, teacher_probs: Tensor, valid_mask: Optional[Tensor] = None

@@ -5,22 +5,20 @@ The FARCLUSS comparisons (issue 5) need the plain alternative to eq. 8 with the 
 (views, CutMix, model, schedule) stays the same.
 """
 
-import math
 from typing import Dict, Optional, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .fuzzy_pseudo_label_loss import _check_number, _class_counts
+from .fuzzy_pseudo_label_loss import PseudoLabelLoss, _check_number, _class_counts
 
 __all__ = ['HardPseudoLabelLoss']
 
 
 @MODELS.register_module()
-class HardPseudoLabelLoss(nn.Module):
+class HardPseudoLabelLoss(PseudoLabelLoss):
     """Cross-entropy of the student against the teacher's argmax, on confident pixels.
 
     .. math::
@@ -50,29 +48,9 @@ class HardPseudoLabelLoss(nn.Module):
         loss_weight: float = 0.5,
         loss_name: str = 'loss_u',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         _check_number('threshold', threshold, 0.0, 1.0, allow_none=True)
-        _check_number('loss_weight', loss_weight, 0.0, math.inf)
-        if not isinstance(loss_name, str) or not loss_name.startswith('loss_'):
-            raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
         self.threshold = threshold
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        """str: Name of the loss item."""
-        return self._loss_name
-
-    def forward(
-        self, student_logits: Tensor, teacher_probs: Tensor, valid_mask: Optional[Tensor] = None
-    ) -> Tensor:
-        """Compute ``L_u``; see :meth:`forward_with_stats` for the arguments.
-
-        Returns:
-            Tensor: The scalar loss (already multiplied by ``loss_weight``).
-        """
-        return self.forward_with_stats(student_logits, teacher_probs, valid_mask)[0]
 
     def forward_with_stats(
         self, student_logits: Tensor, teacher_probs: Tensor, valid_mask: Optional[Tensor] = None
