@@ -42,8 +42,20 @@ PY
 if [ "$MMCV" = full ] && ! "$py" -c 'import importlib.util as u; exit(u.find_spec("mmcv._ext") is None)' 2>/dev/null; then
   echo "[setup] building mmcv 2.1.0 with compiled ops (about 8 minutes on 2 cores)"
   "$py" -m pip uninstall -y -q mmcv-lite || true
-  pip_install 'setuptools<70' wheel
-  pip_install --no-build-isolation mmcv==2.1.0
+  pip_install 'setuptools<70' wheel ninja
+  # mmcv 2.1.0's setup.py compiles with -std=c++17, but the headers of torch >= 2.10 need C++20
+  # ("C++20 or later compatible compiler is required to use ATen"). Then build the sdist with
+  # that flag raised (seen working with torch 2.14.1, gcc 12). Drop when mmcv builds as is.
+  aten="$("$py" -c 'import torch.utils.cpp_extension as c; print(c.include_paths()[0])')/ATen/ATen.h"
+  if grep -q 'C++20 or later' "$aten" 2>/dev/null; then
+    src=$(mktemp -d)
+    "$py" -m pip download -q --no-binary :all: --no-deps -d "$src" mmcv==2.1.0
+    tar xzf "$src"/mmcv-2.1.0.tar.gz -C "$src"
+    sed -i 's/-std=c++17/-std=c++20/' "$src"/mmcv-2.1.0/setup.py
+    pip_install --no-build-isolation "$src"/mmcv-2.1.0
+  else
+    pip_install --no-build-isolation mmcv==2.1.0
+  fi
 elif mmcv_ok; then
   echo "[setup] keeping the installed mmcv"
 else
