@@ -315,9 +315,7 @@ def render(repo: str = REPO) -> Dict[str, str]:
             readme = f.read()
         begin, end = readme.find(TABLE_BEGIN), readme.find(TABLE_END)
         if begin < 0 or end < begin:
-            raise ValueError(
-                f'{readme_path} must hold the lines {TABLE_BEGIN!r} and {TABLE_END!r}'
-            )
+            raise ValueError(f'{readme_path} must hold the lines {TABLE_BEGIN!r} and {TABLE_END!r}')
         begin += len(TABLE_BEGIN)
         table = readme_table(rows, measured_cells(readme[begin:end]), prefix)
         files[readme_path] = f'{readme[:begin]}\n{table}\n{readme[end:]}'
