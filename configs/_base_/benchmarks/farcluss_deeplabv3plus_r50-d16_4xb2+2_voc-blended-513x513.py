@@ -37,6 +37,7 @@ optim_wrapper = dict(
 custom_hooks = [
     dict(type='FiniteLossHook'),
     dict(type='NumClassesCheckHook'),
+    dict(type='RandomStateHook'),
     dict(type='MeanTeacherHook', momentum=0.01),  # eq. 1 with alpha = 0.99
 ]
 auto_scale_lr = dict(base_batch_size=16)  # 4 GPUs x (2 labeled + 2 unlabeled)
