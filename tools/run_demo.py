@@ -21,7 +21,6 @@ import sys
 import time
 
 import numpy as np
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -138,7 +137,6 @@ def main():
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--retrain', action='store_true')
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.time()
     make_demo_data(osp.join(ROOT, DATA_ROOT))
     results, ckpts = {}, {}
