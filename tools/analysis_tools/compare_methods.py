@@ -134,9 +134,11 @@ def train(config: str, options: dict, work_dir: str, threads: int) -> str:
     """Train with tools/train.py unless the final checkpoint exists for these options."""
     checkpoint = osp.join(work_dir, f'iter_{options["train_cfg.max_iters"]}.pth')
     stamp = osp.join(work_dir, 'compare_options.json')
+    # the config relative to the checkout, so that a moved or re-cloned checkout reuses its runs
+    record = dict(config=osp.relpath(config, ROOT), options=options)
     if osp.isfile(checkpoint) and osp.isfile(stamp):
         with open(stamp) as f:
-            if json.load(f) == dict(config=config, options=options):
+            if json.load(f) == record:
                 print(f'[compare] reusing {checkpoint}', flush=True)
                 return checkpoint
     os.makedirs(work_dir, exist_ok=True)
@@ -153,7 +155,7 @@ def train(config: str, options: dict, work_dir: str, threads: int) -> str:
             tail = f.read()[-3000:]
         raise RuntimeError(f'training failed ({proc.returncode}): {" ".join(cmd)}\n{tail}')
     with open(stamp, 'w') as f:
-        json.dump(dict(config=config, options=options), f, indent=2)
+        json.dump(record, f, indent=2)
     print(f'[compare] trained in {time.time() - start:.0f} s', flush=True)
     return checkpoint
 

@@ -75,11 +75,16 @@ class FARCLUSS(MeanTeacherSegmentor):
         if contrast_loss:
             self.contrast_loss = MODELS.build({'num_classes': self.num_classes, **contrast_loss})
         if self.contrast_loss is not None:
+            # METHOD.md step 8's "light" head: 1x1 conv -> BN -> ReLU -> 1x1 conv. Its hidden
+            # width is that of the decoder features, but never wider than the embedding: at
+            # R101 (512 decoder channels, 16 views of 129x129) a 512-wide hidden layer costs
+            # 4x the FLOPs and 1.1 GB more activations than a 128-wide one.
             channels = head.conv_seg.in_channels
+            hidden = min(channels, self.semi_train_cfg['embed_dim'])
             norm_cfg = getattr(head, 'norm_cfg', None) or dict(type='BN')
             self.projector = nn.Sequential(
-                ConvModule(channels, channels, 1, norm_cfg=norm_cfg),
-                nn.Conv2d(channels, self.semi_train_cfg['embed_dim'], 1),
+                ConvModule(channels, hidden, 1, norm_cfg=norm_cfg),
+                nn.Conv2d(hidden, self.semi_train_cfg['embed_dim'], 1),
             )
 
     # ------------------------------------------------------------------------------------------
@@ -169,12 +174,13 @@ class FARCLUSS(MeanTeacherSegmentor):
                 'pipelines (train_dataloader labeled and unlabeled datasets).'
             )
         feats = self.student.extract_feat(torch.cat([x_sup, *views]))
+        sup_feats = [f[:num_sup] for f in feats]
         if self.semi_train_cfg['feature_perturbation']:
             feats = [self._complementary_dropout(f, num_sup, num_unsup, len(views)) for f in feats]
         head = self.student.decode_head
         with _capture_input(head.conv_seg) as captured:
             logits = head.forward(feats)
-        return logits, captured[0], [f[:num_sup] for f in feats]
+        return logits, captured[0], sup_feats
 
     @staticmethod
     def _complementary_dropout(
@@ -182,27 +188,41 @@ class FARCLUSS(MeanTeacherSegmentor):
     ) -> Tensor:
         """Drop encoder channels of view 1 with a Bernoulli(0.5) mask and of view 2 with its
         complement (METHOD.md step 7), scaled by 2 as in inverted dropout. Labeled images and
-        views beyond the second are left as they are."""
+        views beyond the second are left as they are (scale 1). One broadcast multiply: a single
+        new feature map, and autograd keeps only the (N, C, 1, 1) scale."""
         if num_views < 2:
             return feat
         keep = torch.rand(num_unsup, feat.shape[1], 1, 1, device=feat.device) < 0.5
-        keep = torch.cat([keep, ~keep]).to(feat.dtype) * 2
-        first = num_sup
-        last = num_sup + 2 * num_unsup
-        return torch.cat([feat[:first], feat[first:last] * keep, feat[last:]])
+        scale = feat.new_ones(feat.shape[0], feat.shape[1], 1, 1)
+        scale[num_sup : num_sup + 2 * num_unsup] = torch.cat([keep, ~keep]).to(feat.dtype) * 2
+        return feat * scale
 
     def _sup_losses(self, logits: Tensor, sup_feats: List[Tensor], samples: SampleList) -> dict:
-        """Eq. 12: the decode head's own loss (cross-entropy, ignore 255), named ``loss_sup``,
-        plus auxiliary heads if the segmentor has them."""
-        head_losses = self.student.decode_head.loss_by_feat(logits, samples)
+        """Eq. 12: the decode head's ``loss_decode`` (cross-entropy, ignore 255) on the labeled
+        images, named ``loss_sup``, plus auxiliary heads if the segmentor has them.
+
+        The computation of mmseg's ``BaseDecodeHead.loss_by_feat``, except for the logged pixel
+        accuracy ``sup_acc_seg`` (%): mmseg's ``accuracy()`` indexes with a boolean mask and
+        reads a count back, two host-device synchronisations per step; this one stays on the
+        device.
+        """
+        head = self.student.decode_head
+        labels = head._stack_batch_gt(samples)  # (B_l, 1, H, W)
+        logits = resize(
+            logits, size=labels.shape[2:], mode='bilinear', align_corners=head.align_corners
+        )
+        weight = head.sampler.sample(logits, labels) if head.sampler is not None else None
+        labels = labels.squeeze(1)
+        loss_modules = head.loss_decode
+        if not isinstance(loss_modules, nn.ModuleList):
+            loss_modules = [loss_modules]
         losses = {}
-        names = [k for k in head_losses if k.startswith('loss')]
-        for key, value in head_losses.items():
-            if key.startswith('loss'):
-                key = 'loss_sup' if len(names) == 1 else f'loss_sup_{key[5:]}'
-            else:
-                key = f'sup_{key}'
-            losses[key] = value
+        for module in loss_modules:
+            key = 'loss_sup' if len(loss_modules) == 1 else f'loss_sup_{module.loss_name[5:]}'
+            loss = module(logits, labels, weight=weight, ignore_index=head.ignore_index)
+            losses[key] = losses[key] + loss if key in losses else loss
+        counted = labels != head.ignore_index
+        losses['sup_acc_seg'] = 100 * _accuracy(logits.argmax(1), labels, counted).detach()
         if self.student.with_auxiliary_head:
             aux = self.student._auxiliary_head_forward_train(sup_feats, samples)
             losses.update({k.replace('aux.', 'sup_aux_'): v for k, v in aux.items()})
@@ -215,10 +235,15 @@ class FARCLUSS(MeanTeacherSegmentor):
         out = {f'pl_{k}': v.detach().float() for k, v in stats.items()}
         if all('gt_sem_seg' in s for s in samples):
             gt = torch.cat([s.gt_sem_seg.data for s in samples])  # (B_u, H, W)
-            counted = (valid & (gt != 255)).float()
-            correct = (probs.argmax(1) == gt).float() * counted
-            out['pl_acc'] = correct.sum() / counted.sum().clamp(min=1)
+            out['pl_acc'] = _accuracy(probs.argmax(1), gt, valid & (gt != 255))
         return out
+
+
+def _accuracy(pred: Tensor, labels: Tensor, counted: Tensor) -> Tensor:
+    """Share of the ``counted`` pixels where ``pred == labels`` (0 if none is counted), computed
+    on the device: no boolean indexing, no ``.item()``."""
+    correct = (pred == labels) & counted
+    return correct.sum() / counted.sum().clamp(min=1)
 
 
 @contextmanager

@@ -10,6 +10,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from farcluss_mmseg.models.segmentors import farcluss as farcluss_module
+
 NUM_CLASSES = 3
 NORM = dict(type='BN', requires_grad=True)
 SEGMENTOR = dict(
@@ -139,6 +141,40 @@ def test_complementary_channel_dropout():
     view1, view2 = out[1:4], out[4:7]
     assert set(view1.unique().tolist()) == {0.0, 2.0}  # inverted-dropout scaling
     assert torch.equal(view1 + view2, torch.full_like(view1, 2.0))  # kept in 1 <=> dropped in 2
+
+
+def test_projector_is_no_wider_than_the_embedding():
+    # decoder features of 16 channels: 16 -> 16 -> 128 by default, 16 -> 8 -> 8 for embed_dim 8
+    for embed_dim, widths in ((128, (16, 16, 128)), (8, (16, 8, 8))):
+        model = build(semi_train_cfg=dict(embed_dim=embed_dim))
+        first, last = model.projector[0].conv, model.projector[1]
+        assert (first.in_channels, first.out_channels, last.out_channels) == widths
+
+
+def test_accuracy_counts_only_the_counted_pixels():
+    pred = torch.tensor([[0, 1, 2], [2, 2, 0]])
+    labels = torch.tensor([[0, 1, 1], [2, 255, 1]])
+    counted = labels != 255  # 5 pixels, 3 of them right
+    assert farcluss_module._accuracy(pred, labels, counted).item() == pytest.approx(0.6)
+    none = torch.zeros_like(counted)
+    assert farcluss_module._accuracy(pred, labels, none).item() == 0.0
+
+
+@pytest.mark.parametrize('with_ignored', [False, True])
+def test_sup_losses_match_mmseg_loss_by_feat(with_ignored):
+    """Eq. 12 here equals mmseg's decode-head loss (the log's accuracy is computed on the
+    device instead of through mmseg's syncing accuracy())."""
+    model = build()
+    batch = semi_batch(num_sup=2, num_unsup=0)
+    samples = batch['data_samples']
+    if with_ignored:
+        samples[0].gt_sem_seg.data[:, :10] = 255
+    logits = torch.randn(2, NUM_CLASSES, 8, 8, generator=torch.Generator().manual_seed(1))
+    ours = model._sup_losses(logits, [], samples)
+    theirs = model.student.decode_head.loss_by_feat(logits, samples)
+    assert set(ours) == {'loss_sup', 'sup_acc_seg'}
+    torch.testing.assert_close(ours['loss_sup'], theirs['loss_ce'])
+    torch.testing.assert_close(ours['sup_acc_seg'], theirs['acc_seg'][0])
 
 
 def test_plain_segmentor_checkpoint_fills_student_and_teacher():
