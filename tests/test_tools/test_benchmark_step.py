@@ -59,6 +59,7 @@ def test_smoke_times_every_item(smoke):
         assert item['n'] == 2, name  # --smoke: 2 timed iterations
         assert 0 < item['p10_ms'] <= item['median_ms'] <= item['p90_ms'], name
         assert item['peak_mib'] is None  # no allocator statistics on the CPU
+        assert (item.get('saved_mib', 0) > 0) == (name in bench.STEPS), name
     assert saved['device'].startswith('CPU: ') and saved['device_type'] == 'cpu'
     assert saved['batch'] == [2, 2] and saved['crop'] == [32, 32] and saved['amp'] == 'off'
     assert saved['host_syncs'] is None and saved['amp_loss_rel_error'] is None
@@ -84,6 +85,10 @@ def test_smoke_ratios_are_quotients_of_the_same_run(smoke):
         ratio = saved['ratios'][f'{a}/{b}']
         assert ratio['time'] == items[a]['median_ms'] / items[b]['median_ms']
         assert ratio['memory'] is None
+        if a.startswith('step_') and b.startswith('step_'):
+            assert ratio['saved'] == items[a]['saved_mib'] / items[b]['saved_mib']
+        else:
+            assert 'saved' not in ratio
 
 
 def test_smoke_markdown_file(smoke, tmp_path):
@@ -92,8 +97,9 @@ def test_smoke_markdown_file(smoke, tmp_path):
     assert text.splitlines()[0].startswith(f'**{saved["device"]}**')
     median = saved['items']['step_farcluss']['median_ms']
     assert f'| step_farcluss | {median:.2f} |' in text
-    ratio = saved['ratios']['step_farcluss/step_reference']['time']
-    assert f'| step_farcluss/step_reference | {ratio:.3f} |  |' in text
+    ratio = saved['ratios']['step_farcluss/step_reference']
+    row = f'| step_farcluss/step_reference | {ratio["time"]:.3f} |  | {ratio["saved"]:.3f} |'
+    assert row in text
 
 
 def test_amp_smoke_on_cpu_keeps_the_unsupervised_loss_in_fp32(tmp_path):
@@ -103,6 +109,18 @@ def test_amp_smoke_on_cpu_keeps_the_unsupervised_loss_in_fp32(tmp_path):
     # L_u casts the student logits to fp32, so autocast does not change it at all.
     assert result['amp_loss_rel_error']['loss_u'] == 0.0
     assert 'loss_c' in result['amp_loss_rel_error']
+
+
+def test_saved_activation_bytes_by_hand():
+    weight = torch.ones(10, requires_grad=True)  # a parameter: resident, not counted
+    x = torch.full((10,), 2.0)  # an input autograd keeps: counted
+
+    def step():
+        hidden = (weight * 3).exp()  # mul by a number saves nothing; exp saves its output
+        loss = (hidden * x).sum() + (hidden * weight).sum()  # saves x and (again) hidden
+        loss.backward()
+
+    assert bench.saved_activation_bytes(step) == 2 * 10 * 4  # exp's output and x, fp32
 
 
 def test_summarize_by_hand():

@@ -25,7 +25,10 @@ The three steps run round-robin (one of each per iteration), so that a change of
 hits all three alike; then each other item runs alone. Times are medians with p10/p90, from
 CUDA events on a GPU and ``perf_counter`` on the CPU (where every op is synchronous). Peak
 memory (GPU only) of a step is the resident state of its model and optimizer plus the peak the
-step allocates on top; of other items, what they allocate on top. On a GPU the host-device
+step allocates on top; of other items, what they allocate on top. On every device the three
+steps also report ``saved_mib``, the activations autograd holds for the backward pass
+(:func:`saved_activation_bytes`, one extra call each), which gives a memory ratio on the CPU
+too. On a GPU the host-device
 synchronisations of one step of each mean-teacher model are counted
 (``torch.cuda.set_sync_debug_mode``). With ``--amp``, autocast runs in bf16 (fp16 with loss
 scaling where the GPU lacks bf16; bf16 on the CPU) and the FARCLUSS losses are compared with
@@ -73,6 +76,11 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 R101_BASE = 'configs/_base_/models/deeplabv3plus_r50-d16.py'
 PRESETS = {'r101-513': dict(crop=(513, 513), batch=(8, 8))}
 STEPS = ('step_reference', 'step_unimatch', 'step_farcluss')
+STEP_PAIRS = (
+    ('step_farcluss', 'step_reference'),
+    ('step_farcluss', 'step_unimatch'),
+    ('step_reference', 'step_unimatch'),
+)
 SMOKE = dict(warmup=2, iters=2, crop=(32, 32), batch=(2, 2), pairwise=(16, 16))
 TINY_SEGMENTOR = dict(  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel ASPP head
     backbone=dict(depth=18, stem_channels=8, base_channels=8),
@@ -489,6 +497,23 @@ def resident_bytes(module: nn.Module, optim_wrapper: OptimWrapper) -> int:
     return sum(seen.values())
 
 
+def saved_activation_bytes(fn: Callable[[], None]) -> int:
+    """Bytes of the distinct storages autograd saves for the backward pass during one call of
+    ``fn``: the activations a training step holds at its peak. Leaves that require grad (the
+    parameters) are resident anyway and not counted."""
+    storages: Dict[Tuple[int, str], int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        if not (tensor.is_leaf and tensor.requires_grad):
+            storage = tensor.untyped_storage()
+            storages[(storage.data_ptr(), str(tensor.device))] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        fn()
+    return sum(storages.values())
+
+
 def count_host_syncs(fn: Callable[[], None]) -> dict:
     """Run ``fn`` once under ``torch.cuda.set_sync_debug_mode('warn')`` and count the
     synchronising calls by source line."""
@@ -655,6 +680,8 @@ def run(args: argparse.Namespace) -> dict:
                 watch(name, steps[name], resident)
     timed = watch.result()
     results = {name: timed[name] for name in STEPS}
+    for name in STEPS:
+        results[name]['saved_mib'] = saved_activation_bytes(steps[name]) / 2**20
 
     stored: dict = {}
     with recorded_inputs(model, stored):
@@ -694,9 +721,7 @@ def run(args: argparse.Namespace) -> dict:
     ratios = {
         f'{a}/{b}': dict(time=ratio(a, b, 'median_ms'), memory=ratio(a, b, 'peak_mib'))
         for a, b in [
-            ('step_farcluss', 'step_reference'),
-            ('step_farcluss', 'step_unimatch'),
-            ('step_reference', 'step_unimatch'),
+            *STEP_PAIRS,
             ('losses_farcluss', 'step_farcluss'),
             ('teacher_forward', 'step_farcluss'),
             ('ema_foreach', 'step_farcluss'),
@@ -704,6 +729,8 @@ def run(args: argparse.Namespace) -> dict:
         ]
         + ([('contrast_prototype', 'contrast_pairwise')] if 'contrast' in stored else [])
     }
+    for a, b in STEP_PAIRS:
+        ratios[f'{a}/{b}']['saved'] = ratio(a, b, 'saved_mib')
     return dict(
         device=describe_device(device),
         device_type=device,
@@ -736,16 +763,20 @@ def markdown(result: dict) -> str:
         f'{result["crop"][0]}x{result["crop"][1]}, AMP {result["amp"]}, '
         f'{result["warmup"]} warm-up + {result["iters"]} timed iterations',
         '',
-        '| item | median ms | p10 ms | p90 ms |' + (' peak MiB |' if peak else ''),
-        '|---|---:|---:|---:|' + ('---:|' if peak else ''),
+        '| item | median ms | p10 ms | p90 ms | saved MiB |' + (' peak MiB |' if peak else ''),
+        '|---|---:|---:|---:|---:|' + ('---:|' if peak else ''),
     ]
     for name, r in result['items'].items():
         row = f'| {name} | {r["median_ms"]:.2f} | {r["p10_ms"]:.2f} | {r["p90_ms"]:.2f} |'
+        row += f' {r["saved_mib"]:.0f} |' if 'saved_mib' in r else ' |'
         lines.append(row + (f' {r["peak_mib"]:.0f} |' if peak else ''))
-    lines += ['', '| ratio | time | memory |', '|---|---:|---:|']
+    lines += ['', '| ratio | time | peak memory | saved activations |', '|---|---:|---:|---:|']
+
+    def cell(value: Optional[float]) -> str:
+        return '' if value is None else f'{value:.3f}'
+
     for name, r in result['ratios'].items():
-        memory = '' if r['memory'] is None else f'{r["memory"]:.3f}'
-        lines.append(f'| {name} | {r["time"]:.3f} | {memory} |')
+        lines.append(f'| {name} | {r["time"]:.3f} | {cell(r["memory"])} | {cell(r.get("saved"))} |')
     if result['host_syncs']:
         lines.append('')
         for name, s in result['host_syncs'].items():
