@@ -103,6 +103,7 @@ def test_every_method_config_exists():
         'no-contrast',
         'no-feature-perturbation',
         'k1',
+        'no-entropy-threshold',
     ]
     for name, config in cmp.METHODS.items():
         assert osp.isfile(osp.join(REPO, config)), name

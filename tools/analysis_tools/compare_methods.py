@@ -54,6 +54,7 @@ METHODS = {  # the one list of compared methods: name -> config
     'no-contrast': f'{_ABLATION}no-contrast.py',
     'no-feature-perturbation': f'{_ABLATION}no-feature-perturbation.py',
     'k1': f'{_ABLATION}k1.py',
+    'no-entropy-threshold': f'{_ABLATION}no-entropy-threshold.py',
     'mean-teacher-ce': f'{_ABLATION}mean-teacher-ce.py',
 }
 DEFAULT_METHODS = [m for m in METHODS if m != 'mean-teacher-ce']
