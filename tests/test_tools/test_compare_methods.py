@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import math
 import os
 import os.path as osp
 import subprocess
@@ -57,9 +58,28 @@ def test_markdown_rows():
         meta=dict(iters=20, seeds=[0, 1, 2], command='cmd', machine='m', date='d', configs={}),
     )
     lines = cmp.markdown(result).splitlines()
-    assert '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 80.00 ± 10.00 | 3 |' in lines
-    assert '| supervised | 50.00 ± 0.00 | 10.00 ± 0.00 | n/a | 1 |' in lines
+    assert '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 80.00 ± 10.00 | reference | 3 |' in lines
+    # supervised ran seed 0 only: 50 - 50 = 0 on that seed
+    assert '| supervised | 50.00 ± 0.00 | 10.00 ± 0.00 | n/a | 0.00 ± 0.00 | 1 |' in lines
     assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 |' in lines
+
+
+def test_paired_differences_by_hand():
+    def runs(*values):
+        return dict(per_seed=[dict(seed=i, mIoU=v) for i, v in enumerate(values)])
+
+    methods = {
+        'farcluss': runs(40.0, 42.0, 36.0),
+        'supervised': runs(38.0, 41.0, 35.0),  # differences -2, -1, -1
+        'partial': dict(per_seed=[dict(seed=2, mIoU=39.0), dict(seed=7, mIoU=1.0)]),
+    }
+    paired = cmp.paired_differences(methods)
+    assert paired['farcluss'] is None
+    assert paired['supervised']['mean'] == pytest.approx(-4 / 3) and paired['supervised']['n'] == 3
+    # sample std of (-2, -1, -1): sqrt(((2/3)^2 + 2 (1/3)^2) / 2) = sqrt(1/3)
+    assert paired['supervised']['std'] == pytest.approx(math.sqrt(1 / 3))
+    assert paired['partial'] == dict(mean=3.0, std=0.0, n=1)  # seed 7 has no partner
+    assert cmp.paired_differences({'supervised': runs(1.0)}) == {'supervised': None}
 
 
 def test_pseudo_label_accuracy_last_tenth(tmp_path):

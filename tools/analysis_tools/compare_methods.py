@@ -18,7 +18,8 @@ For every method of :data:`METHODS` (default: all but ``mean-teacher-ce``) and s
    unlabeled images) from ``<run>/<timestamp>/vis_data/scalars.json``, averaged over the last
    10 % of the iterations.
 
-Then it prints mean +- std over the seeds (sample std; 0 for one seed) and writes
+Then it prints mean +- std over the seeds (sample std; 0 for one seed), the paired per-seed
+mIoU difference of every method to FARCLUSS (:func:`paired_differences`), and writes
 ``<out>/compare_methods.md``, ``compare_methods.png`` (bar charts with error bars) and
 ``compare_methods.json`` (per-seed values too). The demo data is generated first if missing.
 ``--smoke`` (for the tests): supervised and FARCLUSS, seed 0, 2 iterations, a tiny network.
@@ -221,6 +222,31 @@ def aggregate(per_seed: List[Dict[str, Optional[float]]]) -> Dict[str, dict]:
     return out
 
 
+def paired_differences(
+    methods: Dict[str, dict], reference: str = 'farcluss', key: str = 'mIoU'
+) -> Dict[str, Optional[dict]]:
+    """Per method, mean and sample std over the shared seeds of ``method - reference``.
+
+    Runs with the same seed share the initial weights and the order of the data, and the seeds
+    move all methods together (a hard seed is hard for every method), so the paired
+    differences show what the unpaired means and stds hide.
+
+    Returns:
+        dict: ``{method: {'mean', 'std', 'n'} or None}``, None for the reference itself or
+        when the reference was not run.
+    """
+    out: Dict[str, Optional[dict]] = {name: None for name in methods}
+    if reference not in methods:
+        return out
+    ref = {run['seed']: run[key] for run in methods[reference]['per_seed']}
+    for name, row in methods.items():
+        diffs = [run[key] - ref[run['seed']] for run in row['per_seed'] if run['seed'] in ref]
+        if name != reference and diffs:
+            std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+            out[name] = dict(mean=statistics.fmean(diffs), std=std, n=len(diffs))
+    return out
+
+
 def _cell(stat: Optional[dict], scale: float = 1.0) -> str:
     if stat is None:
         return 'n/a'
@@ -232,15 +258,20 @@ def markdown(result: dict) -> str:
     meta = result['meta']
     lines = [
         f'Demo data 1/16 split, val set; {meta["iters"]} iterations, seeds '
-        f'{meta["seeds"]}; mean ± sample std over seeds. IoU and accuracy in %.',
+        f'{meta["seeds"]}; mean ± sample std over seeds. IoU and accuracy in %. '
+        'Paired: the per-seed difference of mIoU to FARCLUSS (same seed), mean ± std.',
         '',
-        '| method | ' + ' | '.join(label for _, label in METRICS) + ' | seeds |',
-        '|---|' + '---:|' * (len(METRICS) + 1),
+        '| method | '
+        + ' | '.join(label for _, label in METRICS)
+        + ' | mIoU - FARCLUSS, paired | seeds |',
+        '|---|' + '---:|' * (len(METRICS) + 2),
     ]
+    paired = paired_differences(result['methods'])
     for name, row in result['methods'].items():
         stats = row['aggregate']
         scales = {'pl_acc': 100.0}
         cells = [_cell(stats[key], scales.get(key, 1.0)) for key, _ in METRICS]
+        cells.append('reference' if name == 'farcluss' else _cell(paired[name]))
         lines.append(f'| {name} | {" | ".join(cells)} | {len(row["per_seed"])} |')
     lines += ['', '| method | seed | ' + ' | '.join(label for _, label in METRICS) + ' |']
     lines.append('|---|---:|' + '---:|' * len(METRICS))
@@ -335,6 +366,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         result['methods'][name] = dict(
             config=METHODS[name], iters=iters, per_seed=per_seed, aggregate=aggregate(per_seed)
         )
+    for name, stat in paired_differences(result['methods']).items():
+        result['methods'][name]['paired_miou_vs_farcluss'] = stat
     result['meta'] = dict(
         iters=iters,
         seeds=list(args.seeds),
