@@ -118,7 +118,7 @@ class PrototypeContrastiveLoss(nn.Module):
 
     def _loss(self, embeddings: Tensor, pseudo_labels: Tensor, pixel_weights: Tensor) -> Tensor:
         num, dim = embeddings.shape[:2]
-        features = embeddings.float().reshape(num, dim, -1)  # (N, D, P)
+        features = embeddings.reshape(num, dim, -1)  # (N, D, P), fp32 (see forward)
         confident = (pixel_weights > self.confidence_threshold).float().reshape(num, 1, -1)
         # member[n, c, i] = 1 where pixel i is confident and labeled c: the sets P_c.
         member = features.new_zeros(num, self.num_classes, features.shape[2])

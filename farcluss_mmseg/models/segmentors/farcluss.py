@@ -78,7 +78,8 @@ class FARCLUSS(MeanTeacherSegmentor):
             # METHOD.md step 8's "light" head: 1x1 conv -> BN -> ReLU -> 1x1 conv. Its hidden
             # width is that of the decoder features, but never wider than the embedding: at
             # R101 (512 decoder channels, 16 views of 129x129) a 512-wide hidden layer costs
-            # 4x the FLOPs and 1.1 GB more activations than a 128-wide one.
+            # 4x the head's FLOPs and ~0.8 GiB more saved activations than a 128-wide one
+            # (README "Step cost").
             channels = head.conv_seg.in_channels
             hidden = min(channels, self.semi_train_cfg['embed_dim'])
             norm_cfg = getattr(head, 'norm_cfg', None) or dict(type='BN')
