@@ -17,7 +17,7 @@ import mmengine
 import mmengine.fileio as fileio
 from PIL import Image
 
-from ..utils.splits import check_overlap, check_split_files, read_stem_list
+from ..utils.splits import check_overlap, check_split_files, read_stem_list, split_line_error
 
 __all__ = ['CheckedSegMixin', 'SemiSplitMixin', 'decode_error']
 
@@ -107,9 +107,7 @@ class CheckedSegMixin:
             if not stem:
                 raise ValueError(f'{where}: empty line; remove it')
             if len(stem.split()) > 1:
-                raise ValueError(
-                    f'{where}: expected one image stem a line (mmseg style), got {stem!r}'
-                )
+                raise ValueError(f'{where}: {split_line_error(stem)}')
             if stem in first_line:
                 raise ValueError(
                     f'{where}: {stem!r} is listed again (first on line {first_line[stem]})'

@@ -14,6 +14,29 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 _SHOWN = 5  # how many missing / overlapping names an error message quotes
 
 
+CONVERTER = 'tools/dataset_converters/convert_unimatch_splits.py'
+
+
+def split_line_error(line: str) -> str:
+    """Say what is wrong with a split-list line that holds more than one word.
+
+    Args:
+        line (str): The stripped line.
+
+    Returns:
+        str: The message; for ``IMAGE_PATH LABEL_PATH`` lines (UniMatch's format) it names the
+        converter that writes stem lists.
+    """
+    message = f'expected one image stem a line (mmseg style), got {line!r}'
+    if len(line.split()) == 2:
+        message += (
+            '; this looks like a UniMatch-format list (IMAGE_PATH LABEL_PATH): convert it with '
+            f'`python {CONVERTER} SRC_DIR OUT_DIR` (SRC_DIR: the folder holding pascal/ or '
+            'cityscapes/) and point ann_file at the converted list'
+        )
+    return message
+
+
 def read_stem_list(path: str) -> List[str]:
     """Read a stem list, one stem a line.
 
@@ -27,7 +50,8 @@ def read_stem_list(path: str) -> List[str]:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ValueError: If a stem appears twice (the message names both lines).
+        ValueError: If a line holds more than one word (a UniMatch-format list is named as
+            such) or a stem appears twice (the message names both lines).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'stem list {path} does not exist')
@@ -38,6 +62,8 @@ def read_stem_list(path: str) -> List[str]:
             stem = line.strip()
             if not stem:
                 continue
+            if len(stem.split()) > 1:
+                raise ValueError(f'{path}:{lineno}: {split_line_error(stem)}')
             if stem in first_line:
                 raise ValueError(
                     f'{path}:{lineno}: duplicate stem {stem!r} (first on line '

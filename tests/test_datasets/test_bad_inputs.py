@@ -11,6 +11,7 @@ import torch.distributed as dist
 from mmengine.dataset import RepeatDataset
 from mmengine.registry import init_default_scope
 from mmseg.models.decode_heads import FCNHead
+from PIL import Image
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset
@@ -29,9 +30,9 @@ PIPELINE = [
 ]
 
 
-def _dataset(root, **kwargs):
+def _dataset(root, pipeline=PIPELINE, **kwargs):
     return FarclussDemoDataset(
-        data_root=root, ann_file='splits/train.txt', pipeline=PIPELINE, **kwargs
+        data_root=root, ann_file='splits/train.txt', pipeline=pipeline, **kwargs
     )
 
 
@@ -78,15 +79,25 @@ def test_unknown_labels_mode_is_refused(make_tiny_voc):
         (
             ['JPEGImages/a.jpg SegmentationClass/a.png'],
             ValueError,
-            "line 1: expected one image stem a line (mmseg style), got 'JPEGImages/a.jpg Segm",
+            "line 1: expected one image stem a line (mmseg style), got 'JPEGImages/a.jpg "
+            "SegmentationClass/a.png'; this looks like a UniMatch-format list (IMAGE_PATH "
+            'LABEL_PATH): convert it with `python '
+            'tools/dataset_converters/convert_unimatch_splits.py SRC_DIR OUT_DIR`',
+        ),
+        (
+            ['a b c'],
+            ValueError,
+            "line 1: expected one image stem a line (mmseg style), got 'a b c'",
         ),
     ],
 )
 def test_bad_split_line_is_named_with_its_number(make_tiny_voc, lines, error, message):
     root = make_tiny_voc({'a': LABEL, 'b': LABEL}, lines=lines)
     expected = f'{root}/splits/train.txt, ' + message.format(root=root)
-    with pytest.raises(error, match=re.escape(expected)):
+    with pytest.raises(error, match=re.escape(expected)) as info:
         _dataset(root)
+    # Only a two-field line is taken for a UniMatch list.
+    assert ('UniMatch' in str(info.value)) == (lines == [lines[0]] and len(lines[0].split()) == 2)
 
 
 def test_missing_label_is_an_error_unless_labels_are_optional(make_tiny_voc):
@@ -124,6 +135,48 @@ def test_load_checked_annotations_needs_a_consistent_num_classes(make_tiny_voc):
         LoadCheckedAnnotations(num_classes=7)(dict(results))  # 0..6 allowed
     out = LoadCheckedAnnotations(num_classes=8)(dict(results))
     assert out['gt_seg_map'].tolist() == LABEL.tolist()
+
+
+def _save_label(path, array, mode):
+    Image.fromarray(np.ascontiguousarray(array, np.uint8), mode=mode).save(path)
+
+
+@pytest.mark.parametrize('transform', ['LoadCheckedAnnotations', 'LoadOptionalAnnotations'])
+def test_rgb_saved_label_is_named_as_three_channels(make_tiny_voc, transform):
+    root = make_tiny_voc({'a': LABEL})
+    png = f'{root}/SegmentationClass/a.png'
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 1] = (128, 192, 224)  # a VOC-style colour instead of a class index
+    _save_label(png, rgb, 'RGB')
+    pipeline = [dict(type='LoadImageFromFile'), dict(type=transform), dict(type='PackSegInputs')]
+    expected = (
+        f'label file {png} is a 3-channel label, expected a palette or single-channel PNG of '
+        'class indices'
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        _dataset(root, pipeline=pipeline)[0]
+
+
+def test_single_channel_label_loads(make_tiny_voc):
+    root = make_tiny_voc({'a': LABEL})
+    _save_label(f'{root}/SegmentationClass/a.png', LABEL, 'L')  # grey-scale, not a palette
+    assert _dataset(root)[0]['data_samples'].gt_sem_seg.data[0].tolist() == LABEL.tolist()
+
+
+@pytest.mark.parametrize('transform', ['LoadCheckedAnnotations', 'LoadOptionalAnnotations'])
+def test_label_of_another_size_than_its_image_names_both(make_tiny_voc, transform):
+    root = make_tiny_voc({'a': LABEL, 'b': LABEL})
+    jpg = f'{root}/JPEGImages/b.jpg'
+    Image.fromarray(np.full((3, 5, 3), 128, np.uint8)).save(jpg)  # 5 wide, 3 high
+    pipeline = [dict(type='LoadImageFromFile'), dict(type=transform), dict(type='PackSegInputs')]
+    dataset = _dataset(root, pipeline=pipeline)
+    assert dataset[0]['inputs'].shape == (3, 2, 2)  # 'a' matches its image
+    expected = (
+        f'label file {root}/SegmentationClass/b.png is 2x2 (w x h) but its image {jpg} is 5x3; '
+        'a label must have the size of its image'
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        dataset[1]
 
 
 @pytest.mark.parametrize('content', [b'not an image', b''])

@@ -35,6 +35,19 @@ def test_read_stem_list_names_duplicate_line(tmp_path):
         read_stem_list(str(path))
 
 
+def test_read_stem_list_names_the_converter_for_a_unimatch_list(tmp_path):
+    path = tmp_path / 'labeled.txt'
+    path.write_text('JPEGImages/2007_000032.jpg SegmentationClass/2007_000032.png\n')
+    msg = (
+        f"{path}:1: expected one image stem a line (mmseg style), got 'JPEGImages/2007_000032.jpg "
+        "SegmentationClass/2007_000032.png'; this looks like a UniMatch-format list (IMAGE_PATH "
+        'LABEL_PATH): convert it with `python tools/dataset_converters/convert_unimatch_splits.py '
+        'SRC_DIR OUT_DIR`'
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        read_stem_list(str(path))
+
+
 def test_read_stem_list_missing_file(tmp_path):
     path = tmp_path / 'nope.txt'
     with pytest.raises(FileNotFoundError, match=re.escape(f'stem list {path} does not exist')):

@@ -15,8 +15,11 @@ __all__ = ['LoadCheckedAnnotations', 'LoadOptionalAnnotations']
 
 @TRANSFORMS.register_module()
 class LoadCheckedAnnotations(LoadAnnotations):
-    """mmseg's ``LoadAnnotations`` that refuses label values outside the classes.
+    """mmseg's ``LoadAnnotations`` that refuses labels that do not fit their image or classes.
 
+    A label must be one channel (a palette or single-channel PNG: an RGB-saved label is refused
+    as a 3-channel label) and of its image's size (``results['img']``, when the image is loaded
+    first as in every pipeline); otherwise a ``ValueError`` names the file(s) and the sizes.
     After loading (and after ``label_map`` / ``reduce_zero_label``), every label value must be
     below ``num_classes`` or equal to ``ignore_index``; otherwise a ``ValueError`` names the
     label file and the bad values. ``num_classes`` comes from the argument or, when that is
@@ -49,6 +52,7 @@ class LoadCheckedAnnotations(LoadAnnotations):
 
     def _load_seg_map(self, results: dict) -> None:
         super()._load_seg_map(results)
+        self._check_shape(results)
         num_classes = self.num_classes
         if num_classes is None:
             if 'num_classes' not in results:
@@ -70,6 +74,30 @@ class LoadCheckedAnnotations(LoadAnnotations):
                 f'label file {results["seg_map_path"]} has values {bad.tolist()}, but labels '
                 f'must be in [0, {num_classes - 1}] or {self.ignore_index} (ignore); fix the '
                 "file, or the dataset's classes / label_map"
+            )
+
+    @staticmethod
+    def _check_shape(results: dict) -> None:
+        """Refuse a multi-channel label and a label whose size differs from its image's."""
+        label, path = results['gt_seg_map'], results['seg_map_path']
+        if label.ndim == 3:
+            raise ValueError(
+                f'label file {path} is a {label.shape[2]}-channel label, expected a palette or '
+                'single-channel PNG of class indices; convert an RGB-saved label to class '
+                'indices (e.g. map each colour of its palette to its class)'
+            )
+        if label.ndim != 2:  # mmseg squeezes the decoded array: a 1-pixel-high label is 1-D
+            raise ValueError(
+                f'label file {path} decodes to shape {label.shape}, expected (height, width)'
+            )
+        image = results.get('img')
+        # mmseg's own LoadAnnotations would let a later Resize/RandomCrop rescale the label
+        # to the image silently; a label of another size belongs to another image.
+        if image is not None and label.shape != image.shape[:2]:
+            raise ValueError(
+                f'label file {path} is {label.shape[1]}x{label.shape[0]} (w x h) but its image '
+                f'{results.get("img_path")} is {image.shape[1]}x{image.shape[0]}; a label '
+                'must have the size of its image'
             )
 
     def __repr__(self) -> str:
