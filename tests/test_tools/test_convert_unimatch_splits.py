@@ -1,6 +1,8 @@
 import importlib.util
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -207,12 +209,49 @@ def test_malformed_line_names_file_and_line(fake_city, tmp_path, line, msg):
     assert not osp.exists(tmp_path / 'out')
 
 
+HINT = '; for your own subsets pass --custom-sizes (the other checks stay)'
+
+
 def test_wrong_labeled_count(fake_city, tmp_path, monkeypatch):
     monkeypatch.setitem(tool.EXPECTED, 'cityscapes', dict(pool=4, val=1, labeled={'1_2': 3}))
     msg = f'{fake_city / "1_2" / "labeled.txt"}: 2 labeled images, the published split '
-    with pytest.raises(ValueError, match=re.escape(msg + 'cityscapes/1_2 has 3')):
+    with pytest.raises(ValueError, match=re.escape(msg + 'cityscapes/1_2 has 3' + HINT)):
         tool.main([str(fake_city), str(tmp_path / 'out')])
     assert not osp.exists(tmp_path / 'out')
+
+
+def test_own_subsets_of_other_sizes_convert_with_custom_sizes(
+    fake_city, tmp_path, monkeypatch, capsys
+):
+    """A user's pool of 4 (not the published 5), val of 1 (not 2) and 1_2 split of 2 (not 3)."""
+    monkeypatch.setitem(tool.EXPECTED, 'cityscapes', dict(pool=5, val=2, labeled={'1_2': 3}))
+    out = tmp_path / 'out'
+    pool_msg = f'the cityscapes pool of split {fake_city / "1_2"} has 4 images, not the published 5'
+    with pytest.raises(ValueError, match=re.escape(pool_msg + HINT)):
+        tool.main([str(fake_city), str(out)])
+    monkeypatch.setitem(tool.EXPECTED, 'cityscapes', dict(pool=4, val=2, labeled={'1_2': 2}))
+    val_msg = f'{fake_city / "val.txt"}: 1 images, the published cityscapes val set has 2'
+    with pytest.raises(ValueError, match=re.escape(val_msg + HINT)):
+        tool.main([str(fake_city), str(out)])
+    assert not osp.exists(out)
+
+    monkeypatch.setitem(tool.EXPECTED, 'cityscapes', dict(pool=5, val=2, labeled={'1_2': 3}))
+    capsys.readouterr()
+    rows = tool.main([str(fake_city), str(out), '--custom-sizes'])
+    assert rows == {
+        'cityscapes': [dict(split='1_2', labeled=2, unlabeled=2, pool=4, expected=None)]
+    }
+    assert (out / 'cityscapes' / '1_2' / 'unlabeled.txt').read_text() == 'b/b_2\nb/b_3\n'
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split() == ['cityscapes', '1_2', '2', '2', '4', '-']
+    assert 'not in the source folder' not in '\n'.join(table)
+
+    # The structural checks stay: val must still be disjoint from the pool.
+    val = fake_city / 'val.txt'
+    val.write_text(_city_line('a/a_0', 'val') + '\n')
+    msg = f'{val}: 1 of its 1 images are also in the train pool; val must be disjoint from it'
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        tool.main([str(fake_city), str(tmp_path / 'out2'), '--custom-sizes'])
 
 
 def test_overlap_and_pool_mismatch(fake_city, tmp_path):
@@ -273,3 +312,30 @@ def test_fake_pascal_label_dirs(tmp_path, monkeypatch):
     msg = f'{src / "1464" / "labeled.txt"} is needed: it names the finely annotated VOC train'
     with pytest.raises(FileNotFoundError, match=re.escape(msg)):
         tool.main([str(src), str(tmp_path / 'out2')])
+
+    # Own subsets without the 1464 split: converted, without the lists by label folder.
+    rows = tool.main([str(src), str(tmp_path / 'out3'), '--custom-sizes'])['pascal']
+    assert rows == [dict(split='1_2', labeled=2, unlabeled=1, pool=3, expected=None, fine=None)]
+    out3 = tmp_path / 'out3' / 'pascal'
+    assert sorted(p.name for p in (out3 / '1_2').iterdir()) == ['labeled.txt', 'unlabeled.txt']
+    assert (out3 / 'train_aug.txt').read_text() == 'x\ny\nz\n'
+    table = tool.format_table('pascal', rows, custom_sizes=True).splitlines()
+    assert table[1].split() == ['pascal', '1_2', '2', '1', '3', '-', '-', '(no', '1464', 'split)']
+
+
+def test_command_line_names_the_flag_for_own_subsets(fake_city, tmp_path):
+    # fake_city's EXPECTED patch does not reach a subprocess: the published Cityscapes sizes
+    # (pool 2975) apply, so the 4-image pool is refused until --custom-sizes.
+    script = osp.join(REPO, 'tools', 'dataset_converters', 'convert_unimatch_splits.py')
+    command = [sys.executable, script, str(fake_city), str(tmp_path / 'out')]
+    refused = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f'error: the cityscapes pool of split {fake_city / "1_2"} has 4 images, not the '
+        f'published 2975{HINT}\n'
+    )
+    assert not osp.exists(tmp_path / 'out')
+    tool.main([*command[2:], '--custom-sizes'])  # the same arguments, in this process
+    assert (tmp_path / 'out' / 'cityscapes' / '1_2' / 'labeled.txt').read_text() == (
+        'a/a_0\na/a_1\n'
+    )

@@ -41,9 +41,16 @@ the first split's union), of the published size; labeled counts equal the publis
 ``EXPECTED`` (splits not in that table are converted with the other checks only); val is of
 the published size and disjoint from the pool.
 
+Your own subsets in UniMatch's format: ``--custom-sizes`` drops the three size checks against
+the published numbers (pool, val, labeled counts) and keeps all the others. A Pascal folder
+without ``1464/labeled.txt`` is then converted without the ``labeled_<folder>.txt`` lists (they
+need the fine images' names); read ``labeled.txt`` with UniMatch's merged ``SegmentationClass``.
+
 Example::
 
     python tools/dataset_converters/convert_unimatch_splits.py ../shared/splits/unimatch data/splits
+    python tools/dataset_converters/convert_unimatch_splits.py my_splits/pascal data/splits \\
+        --custom-sizes
 """
 
 import argparse
@@ -96,6 +103,7 @@ POOL_FILES = {'pascal': 'train_aug.txt', 'cityscapes': None}
 # VOC: the split whose labeled list is the 1,464 finely annotated train images.
 VOC_FINE_SPLIT = '1464'
 VOC_LABEL_DIRS = ('SegmentationClass', 'SegmentationClassAug')
+CUSTOM_HINT = '; for your own subsets pass --custom-sizes (the other checks stay)'
 
 
 def parse_unimatch_list(path: str, dataset: str, subset: str = 'train') -> List[str]:
@@ -189,17 +197,20 @@ def _check_split(name: str, labeled: List[str], unlabeled: List[str], pool: set,
         )
 
 
-def convert_dataset(src: str, out: str, dataset: str) -> List[dict]:
+def convert_dataset(src: str, out: str, dataset: str, custom_sizes: bool = False) -> List[dict]:
     """Convert and check one dataset's UniMatch folder.
 
     Args:
         src (str): UniMatch's folder of the dataset (``.../splits/pascal``).
         out (str): Output folder of the dataset (``OUT_DIR/pascal``).
         dataset (str): ``'pascal'`` or ``'cityscapes'``.
+        custom_sizes (bool): Skip the checks against the published pool, val and labeled
+            sizes (the user's own subsets). Defaults to False.
 
     Returns:
-        list[dict]: One row a split, keys ``split, labeled, unlabeled, pool, expected`` and for
-        VOC ``fine`` (labeled images with ``SegmentationClass`` labels in mmseg's layout).
+        list[dict]: One row a split, keys ``split, labeled, unlabeled, pool, expected`` (None
+        with ``custom_sizes``) and for VOC ``fine`` (labeled images with ``SegmentationClass``
+        labels in mmseg's layout; None when ``1464/labeled.txt`` is absent).
     """
     expected = EXPECTED[dataset]
     known = list(expected['labeled'])  # published splits first, in the table's order
@@ -223,35 +234,43 @@ def convert_dataset(src: str, out: str, dataset: str) -> List[dict]:
         pool_list = [stem for part in lists[splits[0]] for stem in part]
         pool_name = f'of split {osp.join(src, splits[0])}'
     pool = set(pool_list)
-    if len(pool) != expected['pool']:
+    if not custom_sizes and len(pool) != expected['pool']:
         raise ValueError(
             f'the {dataset} pool {pool_name} has {len(pool)} images, not the published '
-            f'{expected["pool"]}'
+            f'{expected["pool"]}{CUSTOM_HINT}'
         )
-    val = parse_unimatch_list(osp.join(src, 'val.txt'), dataset, subset='val')
-    if len(val) != expected['val'] or pool & set(val):
+    val_file = osp.join(src, 'val.txt')
+    val = parse_unimatch_list(val_file, dataset, subset='val')
+    if pool & set(val):
         raise ValueError(
-            f'{osp.join(src, "val.txt")}: {len(val)} images ({len(pool & set(val))} also in the '
-            f'train pool), expected {expected["val"]} images disjoint from it'
+            f'{val_file}: {len(pool & set(val))} of its {len(val)} images are also in the train '
+            'pool; val must be disjoint from it'
+        )
+    if not custom_sizes and len(val) != expected['val']:
+        raise ValueError(
+            f'{val_file}: {len(val)} images, the published {dataset} val set has '
+            f'{expected["val"]}{CUSTOM_HINT}'
         )
 
     fine = None
     if dataset == 'pascal':
-        if VOC_FINE_SPLIT not in lists:
+        if VOC_FINE_SPLIT in lists:
+            fine = set(lists[VOC_FINE_SPLIT][0])
+        elif not custom_sizes:
             raise FileNotFoundError(
                 f'{osp.join(src, VOC_FINE_SPLIT, "labeled.txt")} is needed: it names the finely '
-                'annotated VOC train images, whose labels are in SegmentationClass'
+                'annotated VOC train images, whose labels are in SegmentationClass (with '
+                '--custom-sizes the lists by label folder are skipped instead)'
             )
-        fine = set(lists[VOC_FINE_SPLIT][0])
 
     for s in splits:
         labeled, unlabeled = lists[s]
         _check_split(osp.join(src, s), labeled, unlabeled, pool, pool_name)
-        want = expected['labeled'].get(s)
+        want = None if custom_sizes else expected['labeled'].get(s)
         if want is not None and len(labeled) != want:
             raise ValueError(
                 f'{osp.join(src, s, "labeled.txt")}: {len(labeled)} labeled images, the published '
-                f'split {dataset}/{s} has {want}'
+                f'split {dataset}/{s} has {want}{CUSTOM_HINT}'
             )
 
     # Everything checked: write.
@@ -261,13 +280,16 @@ def convert_dataset(src: str, out: str, dataset: str) -> List[dict]:
         write_stem_list(osp.join(out, s, 'labeled.txt'), labeled)
         write_stem_list(osp.join(out, s, 'unlabeled.txt'), unlabeled)
         row = dict(split=s, labeled=len(labeled), unlabeled=len(unlabeled), pool=len(pool))
-        row['expected'] = expected['labeled'].get(s)
-        if fine is not None:
-            row['fine'] = _write_by_label_dir(osp.join(out, s, 'labeled'), labeled, fine)
+        row['expected'] = None if custom_sizes else expected['labeled'].get(s)
+        if dataset == 'pascal':
+            row['fine'] = None
+            if fine is not None:
+                row['fine'] = _write_by_label_dir(osp.join(out, s, 'labeled'), labeled, fine)
         rows.append(row)
     write_stem_list(osp.join(out, 'val.txt'), val)
-    if fine is not None:
+    if dataset == 'pascal':
         write_stem_list(osp.join(out, 'train_aug.txt'), pool_list)
+    if fine is not None:
         _write_by_label_dir(osp.join(out, 'train_aug'), pool_list, fine)
     return rows
 
@@ -281,8 +303,9 @@ def _write_by_label_dir(prefix: str, stems: Sequence[str], fine: set) -> int:
     return len(in_fine)
 
 
-def format_table(dataset: str, rows: List[dict]) -> str:
-    """Format the rows of :func:`convert_dataset` as a text table."""
+def format_table(dataset: str, rows: List[dict], custom_sizes: bool = False) -> str:
+    """Format the rows of :func:`convert_dataset` as a text table; unless ``custom_sizes``,
+    name the published splits that were not in the source folder."""
     head = f'{"dataset":<11}{"split":<11}{"labeled":>8}{"unlabeled":>10}{"pool":>7}{"expected":>9}'
     voc = 'fine' in rows[0]
     if voc:
@@ -295,10 +318,11 @@ def format_table(dataset: str, rows: List[dict]) -> str:
             f'{want:>9}'
         )
         if voc:
-            line += f'  {r["fine"]} / {r["labeled"] - r["fine"]}'
+            fine = r['fine']
+            line += '  - (no 1464 split)' if fine is None else f'  {fine} / {r["labeled"] - fine}'
         lines.append(line)
     missing = sorted(set(EXPECTED[dataset]['labeled']) - {r['split'] for r in rows})
-    if missing:
+    if missing and not custom_sizes:
         lines.append(f'not in the source folder (not converted): {", ".join(missing)}')
     return '\n'.join(lines)
 
@@ -312,6 +336,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dataset', choices=('auto', *LAYOUTS), default='auto', help='dataset(s) to convert'
     )
+    parser.add_argument(
+        '--custom-sizes',
+        action='store_true',
+        help='your own subsets: do not compare pool, val and labeled sizes with the published '
+        'ones (every other check stays)',
+    )
     return parser.parse_args(argv)
 
 
@@ -320,8 +350,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, List[dict]]:
     args = parse_args(argv)
     results = {}
     for dataset, src in find_sources(args.src_dir, args.dataset).items():
-        results[dataset] = convert_dataset(src, osp.join(args.out_dir, dataset), dataset)
-        print(format_table(dataset, results[dataset]))
+        results[dataset] = convert_dataset(
+            src, osp.join(args.out_dir, dataset), dataset, custom_sizes=args.custom_sizes
+        )
+        print(format_table(dataset, results[dataset], args.custom_sizes))
         print(f'wrote {osp.join(args.out_dir, dataset)}\n')
     return results
 
