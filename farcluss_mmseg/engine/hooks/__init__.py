@@ -1,6 +1,13 @@
+from .config_check_hook import ConfigCheckHook
 from .finite_loss_hook import FiniteLossHook
 from .mean_teacher_hook import MeanTeacherHook
 from .num_classes_check_hook import NumClassesCheckHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['FiniteLossHook', 'MeanTeacherHook', 'NumClassesCheckHook', 'RandomStateHook']
+__all__ = [
+    'ConfigCheckHook',
+    'FiniteLossHook',
+    'MeanTeacherHook',
+    'NumClassesCheckHook',
+    'RandomStateHook',
+]
