@@ -16,8 +16,11 @@ and when it can be dropped. Nothing else in the package patches third-party code
    non-tensor objects (``HistoryBuffer`` and its statistics methods, numpy arrays and scalars in
    the message hub), so
    ``--resume`` and ``load_from`` fail with ``UnpicklingError``. We allow-list exactly those
-   globals (never turning ``weights_only`` off) and replace mmengine's local-file loader with one
-   that names the file and the refused global. Drop it when mmengine saves plain checkpoints.
+   globals (never turning ``weights_only`` off) and replace mmengine's local-file loader (the
+   scheme for paths without a prefix; URLs keep mmengine's loaders) with one that names the file
+   and the refused global, says what is wrong with a file torch cannot read, and verifies the
+   tensor checksum this plugin's checkpoint hook stores. Drop the allow-list when mmengine saves
+   plain checkpoints; the loader stays as long as checkpoints are verified on load.
 3. mmengine resolves ``_base_ = ['pkg::path']`` only for packages listed in its
    ``mmengine.config.utils.MODULE2PACKAGE`` (OpenMMLab's own; there is no entry point for third
    parties), and finds the package's ``.mim/configs`` with ``get_installed_path``, which for a
@@ -285,18 +288,34 @@ def _checkpoint_globals() -> list:
 MMENGINE_CHECKPOINT_GLOBALS: list = []
 
 
-def _load_local_checkpoint(filename: str, map_location=None):
-    """mmengine's local loader, with ``weights_only=True`` and an error naming the file."""
+def load_from_local(filename: str, map_location=None):
+    """mmengine's local loader with ``weights_only=True``, errors naming the file, and checks.
+
+    Named like mmengine's own loader: ``CheckpointLoader`` logs the part after ``load_from_``
+    as the backend ("Loads checkpoint by local backend"). Besides the allow-list it only adds
+    what every local load needs and mmengine does not do: an error that says what is wrong
+    with a file torch cannot read, and the integrity check of
+    :func:`farcluss_mmseg.engine.checkpoint.check_loaded_checkpoint`.
+    """
     import os
 
     import torch
+
+    from farcluss_mmseg.engine.checkpoint import (
+        CheckpointLoadError,
+        check_loaded_checkpoint,
+        diagnose_unloadable,
+    )
 
     filename = os.path.expanduser(filename)
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError or RuntimeError here
+        checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        reason = diagnose_unloadable(filename, err)
+        if reason is not None:
+            raise CheckpointLoadError(reason) from err
         if 'Weights only load failed' not in str(err) and 'Unsupported global' not in str(err):
             raise
         raise RuntimeError(
@@ -307,6 +326,7 @@ def _load_local_checkpoint(filename: str, map_location=None):
             'add the class to torch.serialization.add_safe_globals(). '
             f'torch said: {str(err).splitlines()[0]}'
         ) from err
+    return check_loaded_checkpoint(filename, checkpoint)
 
 
 def _install_checkpoint_allow_list() -> None:
@@ -317,7 +337,7 @@ def _install_checkpoint_allow_list() -> None:
         MMENGINE_CHECKPOINT_GLOBALS.extend(_checkpoint_globals())
     if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
         torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
-        CheckpointLoader.register_scheme(prefixes='', force=True)(_load_local_checkpoint)
+        CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
 
 
 _installed = False

@@ -16,7 +16,9 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import farcluss_mmseg  # noqa: F401  (compat layer + registration, also for configs without it)
+from farcluss_mmseg.engine.checkpoint import find_resume_checkpoint
 from farcluss_mmseg.utils import setup_cpu_distributed
+from farcluss_mmseg.utils.work_dir_lock import WorkDirBusyError, WorkDirLock
 
 
 def parse_args():
@@ -80,10 +82,27 @@ def main():
             )
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    if int(os.environ.get('RANK', '0')) == 0:
+        # Held until the process ends; refuses a second run on this work_dir (rank 0 only).
+        try:
+            lock = WorkDirLock(cfg.work_dir).acquire()  # noqa: F841  (held while main() runs)
+        except WorkDirBusyError as err:
+            raise SystemExit(f'tools/train.py: {err}') from None
     cfg.resume = args.resume
+    resume_notes = []
+    if args.resume and cfg.get('load_from') is None:
+        # mmengine trusts last_checkpoint blindly; see find_resume_checkpoint for the rules.
+        cfg.load_from, resume_notes = find_resume_checkpoint(cfg.work_dir)
+    if 'find_unused_parameters' in cfg and cfg.get('model_wrapper_cfg') is not None:
+        # mmengine reads the top-level key only without a model_wrapper_cfg.
+        cfg.model_wrapper_cfg.find_unused_parameters = cfg.find_unused_parameters
     if args.launcher != 'none' and not torch.cuda.is_available():
         setup_cpu_distributed(cfg)  # 2 CPU processes with gloo, e.g. tools/dist_train.sh CFG 2
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    for note in resume_notes:
+        runner.logger.warning(f'--resume: {note}.')
+    if args.resume and cfg.load_from is not None:
+        runner.logger.info(f'--resume: resuming from {cfg.load_from}.')
     runner.train()
 
 

@@ -6,3 +6,10 @@ custom_hooks = [
     dict(type='NumClassesCheckHook'),  # model num_classes must match the dataset's classes
     dict(type='RandomStateHook'),  # --resume continues with the same random draws
 ]
+# DDP broadcasts rank 0's buffers (BN running statistics of student and teacher) to every rank
+# before each forward: torch's default, which mmengine's default wrapper turns off. Without it
+# each rank's statistics follow its own batches while only rank 0's are saved, so a resumed run
+# differs from an uninterrupted one. Chosen over SyncBN: each rank's batch is normalised as in a
+# one-GPU run, there is no all-reduce per BN layer (one small broadcast a step), and torch's
+# SyncBN does not run on CPU processes.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=False)

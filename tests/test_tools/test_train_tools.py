@@ -104,7 +104,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(farcluss_run, demo_d
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_2.pth'))
     train(FARCLUSS, str(work_dir), demo_data_root, resume=True)
     log = read_log(run_dirs(str(work_dir))[0])
-    assert f'Auto resumed from the latest checkpoint {work_dir / "iter_2.pth"}.' in log
+    assert f'--resume: resuming from {work_dir / "iter_2.pth"}.' in log
     assert 'resumed epoch: 0, iter: 2' in log
     resumed_entries = _train_entries(str(work_dir))
     assert [e['iter'] for e in resumed_entries] == [3, 4]
@@ -140,7 +140,9 @@ def test_nan_loss_stops_training_with_the_loss_name_and_iteration(demo_data_root
     assert proc.returncode == 1
     assert (
         "FloatingPointError: loss, decode.loss_ce became {'loss': nan, 'decode.loss_ce': nan} "
-        'at iteration 2. Training stopped: lower the learning rate' in proc.stderr
+        'at iteration 2. Training stopped: lower the learning rate or check the data for bad '
+        'labels. No checkpoint of this run passed the check (finite losses at its iteration and '
+        'the next, no jump): start again with a lower learning rate.' in proc.stderr
     )
     # The hook runs before the checkpoint hook: the broken iteration-2 weights are not saved.
     assert glob.glob(osp.join(work_dir, '*.pth')) == []

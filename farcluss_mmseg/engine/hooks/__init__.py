@@ -3,6 +3,7 @@ from .finite_loss_hook import FiniteLossHook
 from .mean_teacher_hook import MeanTeacherHook
 from .num_classes_check_hook import NumClassesCheckHook
 from .random_state_hook import RandomStateHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 
 __all__ = [
     'ConfigCheckHook',
@@ -10,4 +11,5 @@ __all__ = [
     'MeanTeacherHook',
     'NumClassesCheckHook',
     'RandomStateHook',
+    'SafeCheckpointHook',
 ]

@@ -35,6 +35,26 @@ class FiniteLossHook(Hook):
         if bad:
             raise FloatingPointError(
                 f'{", ".join(bad)} became {bad} at iteration {runner.iter + 1}. Training '
-                'stopped: lower the learning rate, check the data for bad labels, or resume '
-                'from the last good checkpoint.'
+                'stopped: lower the learning rate or check the data for bad labels. '
+                + self._where_to_resume(runner)
             )
+
+    @staticmethod
+    def _where_to_resume(runner) -> str:
+        """Set aside the checkpoints saved after the last good one and name it."""
+        from .safe_checkpoint_hook import SafeCheckpointHook
+
+        hook = next((h for h in runner.hooks if isinstance(h, SafeCheckpointHook)), None)
+        if hook is None:
+            return 'Resume from a checkpoint saved before the losses grew.'
+        good = hook.set_aside_diverged(runner)
+        if good is None:
+            return (
+                'No checkpoint of this run passed the check (finite losses at its iteration and '
+                'the next, no jump): start again with a lower learning rate.'
+            )
+        return (
+            f'The last good checkpoint (finite losses at its iteration and the next, no jump) '
+            f'is {good}; `tools/train.py --resume` continues from it (with the same settings it '
+            'will diverge again).'
+        )
