@@ -1,16 +1,28 @@
-"""Export the teacher (or student) of a mean-teacher checkpoint as a plain mmseg segmentor.
+"""Export the teacher (or student) of a mean-teacher checkpoint as a plain mmseg model.
 
     python tools/export_teacher.py CONFIG CHECKPOINT OUT.pth [--model teacher|student]
 
 Writes ``OUT.pth`` (the segmentor's weights, keys without ``teacher.``, with the checkpoint's
-``meta`` so ``dataset_meta`` travels) and ``OUT.py`` (the config with ``model`` replaced by the
-plain segmentor and the training-only parts removed), which mmseg's tools and APIs use like
-any other checkpoint.
+``dataset_meta``) and ``OUT.py``, a config of stock mmseg: the plain segmentor, the test and
+TTA pipelines, the val/test dataloaders and evaluators, the runtime. Nothing in it needs this
+plugin: its datasets, transforms and metric become their mmseg counterparts (below), its hooks
+and ``custom_imports`` are removed, and so are the training-only parts (train dataloader and
+pipelines, the unlabeled data, optimizer, schedule). ``init_model``/``inference_model``,
+``MMSegInferencer`` and mmseg's ``tools/test.py`` use the pair like any mmseg checkpoint, in an
+environment where ``farcluss_mmseg`` is not installed (mmseg needs a working mmcv there: the
+full mmcv, since mmseg cannot import ``mmcv.ops`` from mmcv-lite on its own).
+
+Both files are written under temporary names and renamed into place, so an interrupted export
+leaves no half-written file; OUT may not name the checkpoint or the config it reads.
 """
 
 import argparse
+import copy
+import inspect
 import os
 import os.path as osp
+import tempfile
+from typing import Any, Dict, List
 
 import torch
 from mmengine.config import Config
@@ -18,13 +30,237 @@ from mmengine.runner import CheckpointLoader
 
 import farcluss_mmseg  # noqa: F401
 
-TRAIN_ONLY_KEYS = ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler')
+# Keys of a training config that a plain evaluation/inference config does not need. The
+# unlabeled pipeline and datasets hold the plugin's transforms and datasets.
+TRAIN_ONLY_KEYS = (
+    'train_dataloader',
+    'train_cfg',
+    'optim_wrapper',
+    'optimizer',
+    'param_scheduler',
+    'auto_scale_lr',
+    'train_pipeline',
+    'labeled_dataset',
+    'unlabeled_dataset',
+    'unlabeled_pipeline',
+    'strong_transforms',
+    'custom_imports',
+    'load_from',
+    'resume',
+    'work_dir',
+)
+# The plugin's datasets as stock mmseg datasets, with the defaults the plugin class fills in
+# itself (a config that leaves them out relies on them). The classes and palette go into
+# `metainfo` where the stock type has none of its own.
+STOCK_DATASETS: Dict[str, dict] = {
+    'FarclussDemoDataset': dict(
+        type='BaseSegDataset',
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        reduce_zero_label=False,
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+    ),
+    'PascalVOCSemiDataset': dict(
+        type='PascalVOCDataset',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+    ),
+    'CityscapesSemiDataset': dict(type='CityscapesDataset'),
+}
+# Arguments of the plugin datasets that only concern training splits.
+SPLIT_ONLY_DATASET_ARGS = ('labels', 'overlap_with')
+# The plugin's transforms and metric as stock ones, and the arguments only the plugin's take.
+STOCK_TYPES: Dict[str, str] = {
+    'LoadCheckedAnnotations': 'LoadAnnotations',
+    'LoadOptionalAnnotations': 'LoadAnnotations',
+    'PerClassIoUMetric': 'IoUMetric',
+}
+PLUGIN_ONLY_ARGS: Dict[str, tuple] = {
+    'LoadCheckedAnnotations': ('num_classes', 'ignore_index'),
+    'LoadOptionalAnnotations': ('num_classes', 'ignore_index'),
+    'PerClassIoUMetric': (),
+}
 
 
-def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> None:
-    """Write ``out`` (weights) and ``out`` with suffix ``.py`` (config); see the module doc."""
+def plugin_types() -> Dict[str, str]:
+    """Every type name the plugin registers in mmseg's registries, with its registry."""
+    from mmengine.registry import Registry
+    from mmseg import registry
+
+    names = {}
+    for reg in vars(registry).values():
+        if isinstance(reg, Registry):
+            for name, cls in reg.module_dict.items():
+                if cls.__module__.split('.')[0] == 'farcluss_mmseg':
+                    names[name] = reg.name
+    return names
+
+
+def _walk(obj: Any, path: str):
+    """Yield ``(path, dict)`` for every dict below ``obj`` (lists and dicts, depth first)."""
+    if isinstance(obj, dict):
+        yield path, obj
+        for key, value in obj.items():
+            yield from _walk(value, f'{path}.{key}' if path else str(key))
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _walk(value, f'{path}[{i}]')
+
+
+def _stock_dataset(cfg: dict, where: str) -> dict:
+    plugin_type = cfg['type']
+    out = copy.deepcopy(STOCK_DATASETS[plugin_type])
+    for key, value in cfg.items():  # not copied: the caller converts the pipeline in place
+        if key in ('type', *SPLIT_ONLY_DATASET_ARGS):
+            continue
+        if key == 'seg_map_fallback':
+            if value is not None:
+                raise ValueError(
+                    f"{where}.seg_map_fallback={value!r}: mmseg's {out['type']} has no second "
+                    'label folder; point data_prefix.seg_map_path at one folder holding every '
+                    'label of this split before exporting.'
+                )
+            continue
+        out[key] = value
+    if 'metainfo' not in out:
+        from mmseg.registry import DATASETS
+
+        plugin_meta = DATASETS.get(plugin_type).METAINFO
+        if DATASETS.get(out['type']).METAINFO.get('classes') != plugin_meta.get('classes'):
+            out['metainfo'] = dict(
+                classes=list(plugin_meta['classes']),
+                palette=[list(c) for c in plugin_meta['palette']],
+            )
+    return out
+
+
+def _stock_default_hook(cfg: dict, plugin_cls: type) -> dict:
+    """A plugin hook in ``default_hooks`` as its nearest stock mmengine/mmseg base class."""
+    from mmseg.registry import HOOKS
+
+    for base in plugin_cls.__mro__[1:]:
+        if base.__module__.split('.')[0] != 'farcluss_mmseg' and HOOKS.get(base.__name__) is base:
+            params = inspect.signature(base.__init__).parameters
+            named = {
+                n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            }
+            return dict(type=base.__name__, **{k: v for k, v in cfg.items() if k in named})
+    raise ValueError(f'default hook {cfg["type"]} has no stock base class to export it as')
+
+
+def plain_config(cfg: Config) -> Config:
+    """The stock mmseg config for the segmentor of ``cfg`` (see the module doc).
+
+    Args:
+        cfg (Config): A mean-teacher training config (``model.segmentor`` set).
+
+    Returns:
+        Config: The plain config. Raises ``ValueError`` naming the key when a part of the
+        config uses a plugin type with no stock equivalent.
+    """
+    plugin = plugin_types()
+    out = copy.deepcopy(cfg)
+    out.model = out.model.segmentor
+    for key in TRAIN_ONLY_KEYS:
+        out.pop(key, None)
+    if out.get('data_preprocessor') is not None:
+        # mmseg's model bases keep the segmentor's preprocessor here too; mmengine's Runner
+        # copies it into the model, so it must be the plain one.
+        out.data_preprocessor = copy.deepcopy(out.model.data_preprocessor)
+    out.custom_hooks = [h for h in out.get('custom_hooks', []) if h['type'] not in plugin]
+    if not out.custom_hooks:
+        out.pop('custom_hooks')
+    from mmseg.registry import HOOKS
+
+    for name, hook in list(out.get('default_hooks', {}).items()):
+        if hook is not None and hook.get('type') in plugin:
+            out.default_hooks[name] = _stock_default_hook(hook, HOOKS.get(hook['type']))
+    if out.get('dataset_type') in STOCK_DATASETS:  # the bases' variable, kept for readers
+        out.dataset_type = STOCK_DATASETS[out.dataset_type]['type']
+    text_cfg = out.to_dict()
+    for where, node in list(_walk(text_cfg, '')):
+        if node.get('_scope_') == 'farcluss_mmseg':  # from a `farcluss_mmseg::` base
+            node['_scope_'] = 'mmseg'
+        kind = node.get('type')
+        if not isinstance(kind, str) or kind not in plugin:
+            continue
+        if kind in STOCK_DATASETS:
+            stock = _stock_dataset(node, where)
+            node.clear()
+            node.update(stock)  # same child objects: the walk still reaches the pipeline
+        elif kind in STOCK_TYPES:
+            for arg in ('type', *PLUGIN_ONLY_ARGS[kind]):
+                node.pop(arg, None)
+            node['type'] = STOCK_TYPES[kind]
+    left = [(w, n['type']) for w, n in _walk(text_cfg, '') if n.get('type') in plugin]
+    if left:
+        where, kind = left[0]
+        raise ValueError(
+            f"{where} is the plugin's {kind!r} ({plugin[kind]} registry), which has no stock "
+            'mmseg equivalent: replace it in the config before exporting.'
+        )
+    return Config(text_cfg)
+
+
+def _plain_meta(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays as Python values: stock mmengine loads the file
+    with torch's ``weights_only=True`` and no allow-list."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: _plain_meta(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain_meta(v) for v in obj)
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    return obj
+
+
+def _atomic_write(path: str, write) -> None:
+    """Call ``write(tmp_path)``, fsync the file and rename it to ``path``."""
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.tmp-', dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _same_file(a: str, b: str) -> bool:
+    return osp.realpath(a) == osp.realpath(b) or (
+        osp.exists(a) and osp.exists(b) and osp.samefile(a, b)
+    )
+
+
+def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> List[str]:
+    """Write ``out`` (weights) and ``out`` with suffix ``.py`` (config); see the module doc.
+
+    Args:
+        config (str): The mean-teacher training config.
+        checkpoint (str): A checkpoint of it.
+        out (str): The weights file to write, ``*.pth``; the config goes beside it.
+        which (str): ``'teacher'`` or ``'student'``. Defaults to ``'teacher'``.
+
+    Returns:
+        list[str]: The two files written.
+    """
     if not out.endswith('.pth'):
         raise ValueError(f'OUT must end with .pth, got {out!r}')
+    out_cfg = out[: -len('.pth')] + '.py'
+    if _same_file(out, checkpoint):
+        raise ValueError(
+            f'OUT {out} is the checkpoint being exported; choose another path for the export.'
+        )
+    if _same_file(out_cfg, config):
+        raise ValueError(
+            f'OUT {out} would write its config to {out_cfg}, which is the config being '
+            'exported; choose another name for the export.'
+        )
     cfg = Config.fromfile(config)
     if 'segmentor' not in cfg.model:
         raise ValueError(
@@ -39,15 +275,22 @@ def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> No
         raise KeyError(
             f'{checkpoint} holds no `{prefix}*` weights: is it a checkpoint of {config}?'
         )
-    cfg.model = cfg.model.segmentor
-    for key in TRAIN_ONLY_KEYS:
-        cfg.pop(key, None)
-    cfg.custom_hooks = [
-        h for h in cfg.get('custom_hooks', []) if h.get('type') != 'MeanTeacherHook'
-    ]
+    plain = plain_config(cfg)
+    source_meta = ckpt.get('meta', {})
+    # The source's checksum and hook messages describe the source file, not this one.
+    meta = {k: v for k, v in source_meta.items() if k not in ('hook_msgs', 'tensor_checksum')}
+    meta['exported_from'] = dict(checkpoint=osp.abspath(checkpoint), model=which)
+    payload = {'meta': _plain_meta(meta), 'state_dict': weights}
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save({'meta': ckpt.get('meta', {}), 'state_dict': weights}, out)
-    cfg.dump(out[: -len('.pth')] + '.py')
+    _atomic_write(out, lambda tmp: torch.save(payload, tmp))
+    text = plain.pretty_text
+
+    def write_config(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            f.write(text)
+
+    _atomic_write(out_cfg, write_config)
+    return [out, out_cfg]
 
 
 def main():
@@ -57,8 +300,11 @@ def main():
     parser.add_argument('out', help='output checkpoint path (*.pth); the config goes beside it')
     parser.add_argument('--model', choices=['teacher', 'student'], default='teacher')
     args = parser.parse_args()
-    export(args.config, args.checkpoint, args.out, args.model)
-    print(f'wrote {args.out} and {args.out[:-4]}.py')
+    try:
+        written = export(args.config, args.checkpoint, args.out, args.model)
+    except (ValueError, KeyError) as err:
+        raise SystemExit(f'export_teacher.py: error: {err.args[0]}') from None
+    print(f'wrote {written[0]} and {written[1]}')
 
 
 if __name__ == '__main__':

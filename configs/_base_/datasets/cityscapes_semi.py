@@ -77,5 +77,25 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
+# Test-time augmentation (`tools/test.py CONFIG CKPT --tta`) as in mmseg's own Cityscapes base:
+# each image at 6 scales, each also flipped; `tta_model` (mmseg's SegTTAModel, from mmseg's
+# default_runtime.py) averages the softmax scores. mmseg's LoadAnnotations comes after the
+# resize, as there: LoadCheckedAnnotations would compare the label with the resized image.
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+            [
+                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+            ],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ],
+    ),
+]
 val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
