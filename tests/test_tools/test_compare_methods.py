@@ -5,6 +5,7 @@ import json
 import math
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -34,7 +35,7 @@ SEEDS = [
 
 def test_aggregate_by_hand():
     stats = cmp.aggregate(SEEDS)
-    # mIoU: mean 52, sample std sqrt((4 + 0 + 4) / 2) = 2; wire: 12, sqrt((4 + 4 + 0) / 2) = 2;
+    # mIoU: mean 52, sample std sqrt((4 + 0 + 4) / 2) = 2; rare IoU: 12, sqrt((4 + 4 + 0) / 2) = 2;
     # pl_acc: 0.8, sqrt((0 + 0.01 + 0.01) / 2) = 0.1.
     assert stats['mIoU'] == dict(mean=52.0, std=2.0, n=3)
     assert stats['rare_iou'] == dict(mean=12.0, std=2.0, n=3)
@@ -46,22 +47,61 @@ def test_aggregate_by_hand():
     assert supervised['pl_acc'] is None and supervised['mIoU']['mean'] == 52.0
 
 
+def _row(*mious, **extra):
+    per_seed = [dict(seed=i, mIoU=v, rare_iou=1.0, **extra) for i, v in enumerate(mious)]
+    return dict(per_seed=per_seed, aggregate=cmp.aggregate(per_seed))
+
+
 def test_markdown_rows():
     result = dict(
         methods={
             'farcluss': dict(per_seed=SEEDS, aggregate=cmp.aggregate(SEEDS)),
-            'supervised': dict(
-                per_seed=[dict(SEEDS[0], pl_acc=None)],
-                aggregate=cmp.aggregate([dict(SEEDS[0], pl_acc=None)]),
-            ),
+            'supervised': _row(40.0, 45.0, 50.0, pl_acc=None),  # mean 45
+            'oracle': _row(60.0, 61.0, 62.0, pl_acc=None),  # mean 61
         },
-        meta=dict(iters=20, seeds=[0, 1, 2], command='cmd', machine='m', date='d', configs={}),
+        meta=dict(
+            iters=20,
+            seeds=[0, 1, 2],
+            command='cmd',
+            machine='m',
+            date='d',
+            seconds=5,
+            methods={'farcluss': dict(config='f.py', options={'a.b': 1})},
+        ),
     )
     lines = cmp.markdown(result).splitlines()
-    assert '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 80.00 ± 10.00 | reference | 3 |' in lines
-    # supervised ran seed 0 only: 50 - 50 = 0 on that seed
-    assert '| supervised | 50.00 ± 0.00 | 10.00 ± 0.00 | n/a | 0.00 ± 0.00 | 1 |' in lines
-    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 |' in lines
+    # farcluss recovers (52 - 45) / (61 - 45) = 43.75 % of the gap; PL precision/recall not logged
+    assert (
+        '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 43.8 | 80.00 ± 10.00 | n/a | n/a '
+        '| reference |  | 3 |'
+    ) in lines
+    # supervised - farcluss per seed: -10, -7, -4: mean -7, sample std 3, farcluss ahead on 3/3
+    assert (
+        '| supervised | 45.00 ± 5.00 | 1.00 ± 0.00 | 0.0 | n/a | n/a | n/a '
+        '| -7.00 ± 3.00 | 3/3 | 3 |'
+    ) in lines
+    assert (
+        '| oracle | 61.00 ± 1.00 | 1.00 ± 0.00 | 100.0 | n/a | n/a | n/a | 9.00 ± 1.00 | 0/3 | 3 |'
+        in lines
+    )
+    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a |' in lines
+    assert lines[-1] == "Methods (config and --cfg-options): farcluss: `f.py` {'a.b': 1}"
+
+
+def test_gap_recovered_by_hand():
+    methods = {
+        'supervised': _row(40.0, 42.0),  # mean 41
+        'oracle': _row(60.0, 62.0),  # mean 61: gap 20
+        'a': _row(44.0, 48.0),  # mean 46: 5 / 20 = 25 %
+        'b': _row(38.0, 40.0),  # mean 39: -2 / 20 = -10 %
+    }
+    gaps = cmp.gap_recovered(methods)
+    assert gaps == pytest.approx(dict(supervised=0.0, oracle=100.0, a=25.0, b=-10.0))
+    assert cmp.gap_recovered({k: methods[k] for k in ('supervised', 'a')}) == dict(
+        supervised=None, a=None
+    )  # no oracle run
+    no_gap = dict(methods, oracle=_row(41.0, 41.0))
+    assert set(cmp.gap_recovered(no_gap).values()) == {None}
 
 
 def test_paired_differences_by_hand():
@@ -71,6 +111,7 @@ def test_paired_differences_by_hand():
     methods = {
         'farcluss': runs(40.0, 42.0, 36.0),
         'supervised': runs(38.0, 41.0, 35.0),  # differences -2, -1, -1
+        'tie': runs(40.0, 43.0, 36.0),  # differences 0, 1, 0: farcluss ahead on none
         'partial': dict(per_seed=[dict(seed=2, mIoU=39.0), dict(seed=7, mIoU=1.0)]),
     }
     paired = cmp.paired_differences(methods)
@@ -78,25 +119,37 @@ def test_paired_differences_by_hand():
     assert paired['supervised']['mean'] == pytest.approx(-4 / 3) and paired['supervised']['n'] == 3
     # sample std of (-2, -1, -1): sqrt(((2/3)^2 + 2 (1/3)^2) / 2) = sqrt(1/3)
     assert paired['supervised']['std'] == pytest.approx(math.sqrt(1 / 3))
-    assert paired['partial'] == dict(mean=3.0, std=0.0, n=1)  # seed 7 has no partner
+    assert paired['supervised']['reference_ahead'] == 3
+    assert paired['tie']['reference_ahead'] == 0
+    assert paired['partial'] == dict(mean=3.0, std=0.0, n=1, reference_ahead=0)  # seed 7 alone
     assert cmp.paired_differences({'supervised': runs(1.0)}) == {'supervised': None}
 
 
-def test_pseudo_label_accuracy_last_tenth(tmp_path):
-    vis = tmp_path / '20260101_000000' / 'vis_data'
-    vis.mkdir(parents=True)
-    lines = [dict(step=s, loss=1.0, pl_acc=s / 100) for s in range(1, 21)]
-    lines.insert(5, dict(step=5, mIoU=3.0))  # a val line without pl_acc
-    vis.joinpath('scalars.json').write_text(''.join(json.dumps(x) + '\n' for x in lines))
-    # 20 iterations: the last 10 % are steps 19 and 20 -> (0.19 + 0.20) / 2.
-    assert cmp.pseudo_label_accuracy(str(tmp_path), 20) == pytest.approx(0.195)
+def test_log_series_and_last_tenth(tmp_path):
+    for stamp, steps in (('20260101_000000', range(1, 21)), ('20260101_000100', (19, 20))):
+        vis = tmp_path / stamp / 'vis_data'
+        vis.mkdir(parents=True)
+        lines = [dict(step=s, loss=1.0, pl_acc=s / 100) for s in steps]
+        if stamp.endswith('100'):  # a resumed run logs steps 19 and 20 again
+            lines = [dict(step=s, pl_acc=s / 10) for s in steps]
+        lines.insert(1, dict(step=5, mIoU=3.0))  # a val line without pl_acc
+        vis.joinpath('scalars.json').write_text(''.join(json.dumps(x) + '\n' for x in lines))
+    series = cmp.log_series(str(tmp_path), 'pl_acc')
+    assert list(series) == list(range(1, 21))
+    assert (series[18], series[19], series[20]) == (0.18, 1.9, 2.0)
+    # 20 iterations: the last 10 % are steps 19 and 20 -> (1.9 + 2.0) / 2.
+    assert cmp.last_tenth_mean(series, 20) == pytest.approx(1.95)
+    assert cmp.pseudo_label_accuracy(str(tmp_path), 20) == pytest.approx(1.95)
+    assert cmp.log_series(str(tmp_path), 'pl_rare_recall') == {}
     assert cmp.pseudo_label_accuracy(str(tmp_path / 'none'), 20) is None
 
 
 def test_run_options_for_a_semi_config():
-    cfg = Config.fromfile(osp.join(REPO, cmp.METHODS['farcluss']))
-    options = cmp.run_options(cfg, seed=3, iters=200, data_root='/d', tiny=True)
-    assert options['randomness.seed'] == 3
+    cfg = Config.fromfile(osp.join(REPO, cmp.METHODS['farcluss']['config']))
+    method_options = {'model.unsup_weight': 0.5, 'randomness.seed': 99}
+    options = cmp.run_options(cfg, 3, 200, '/d', True, method_options)
+    assert options['model.unsup_weight'] == 0.5  # the method's own option
+    assert options['randomness.seed'] == 3  # the run's seed wins over the method's
     assert options['train_cfg.max_iters'] == 200 and options['param_scheduler.0.end'] == 200
     assert options['train_cfg.val_begin'] == 201
     assert options['default_hooks.logger.interval'] == options['log_processor.window_size'] == 2
@@ -111,12 +164,23 @@ def test_run_options_for_a_semi_config():
         'val_dataloader.dataset.data_root',
     ]
     assert options['model.segmentor.backbone.base_channels'] == 8
+    assert method_options == {'model.unsup_weight': 0.5, 'randomness.seed': 99}  # not changed
+
+
+def test_oracle_trains_on_every_train_label():
+    cfg = Config.fromfile(osp.join(REPO, cmp.METHODS['oracle']['config']))
+    supervised = Config.fromfile(osp.join(REPO, cmp.METHODS['supervised']['config']))
+    assert cfg.train_dataloader.dataset.ann_file == 'splits/train.txt'
+    assert supervised.train_dataloader.dataset.ann_file == 'splits/1_16/labeled.txt'
+    cfg.train_dataloader.dataset.ann_file = supervised.train_dataloader.dataset.ann_file
+    assert cfg.to_dict() == supervised.to_dict()  # same model, schedule and batch otherwise
 
 
 def test_every_method_config_exists():
     assert cmp.DEFAULT_METHODS == [
         'supervised',
-        'hard-threshold',
+        'oracle',
+        'hard-label-mt',
         'farcluss',
         'no-entropy-weight',
         'no-rebalance',
@@ -125,8 +189,17 @@ def test_every_method_config_exists():
         'k1',
         'no-entropy-threshold',
     ]
-    for name, config in cmp.METHODS.items():
-        assert osp.isfile(osp.join(REPO, config)), name
+    for name, method in cmp.METHODS.items():
+        assert osp.isfile(osp.join(REPO, method['config'])), name
+        assert isinstance(method['options'], dict), name
+
+
+def test_missing_method_config_is_named(tmp_path, monkeypatch):
+    monkeypatch.setitem(cmp.METHODS, 'new', dict(config='configs/none.py', options={}))
+    args = cmp.parse_args(['--methods', 'new', '--out', str(tmp_path)])
+    message = f"config of method 'new' not found: {osp.join(cmp.ROOT, 'configs/none.py')}"
+    with pytest.raises(FileNotFoundError, match=re.escape(message)):
+        cmp.run_method('new', args, None)
 
 
 def test_smoke_comparison(tmp_path, demo_data_root, capsys):
@@ -139,28 +212,52 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
 
     with open(osp.join(out, 'compare_methods.json')) as f:
         result = json.load(f)
-    assert list(result['methods']) == ['supervised', 'farcluss']
-    assert result['meta']['iters'] == 2 and result['meta']['seeds'] == [0]
+    methods = result['methods']
+    assert list(methods) == ['supervised', 'oracle', 'farcluss']
+    assert result['meta']['iters'] == 2 and result['meta']['seeds'] == [0, 1]
     text = open(osp.join(out, 'compare_methods.md')).read()
-    for name, row in result['methods'].items():
-        (run,) = row['per_seed']
-        with open(osp.join(run['work_dir'], 'val_metrics.json')) as f:
-            metrics = json.load(f)
-        assert run['mIoU'] == metrics['mIoU'] and run['rare_iou'] == metrics['IoU.wire']
-        assert row['aggregate']['mIoU'] == dict(mean=run['mIoU'], std=0.0, n=1)
-        assert f'| {name} | {run["mIoU"]:.2f} ± 0.00 |' in text
-    assert result['methods']['supervised']['per_seed'][0]['pl_acc'] is None
-    assert 0.0 <= result['methods']['farcluss']['per_seed'][0]['pl_acc'] <= 1.0
+    miou = {}
+    for name, row in methods.items():
+        assert [run['seed'] for run in row['per_seed']] == [0, 1]
+        for run in row['per_seed']:
+            with open(osp.join(run['work_dir'], 'val_metrics.json')) as f:
+                metrics = json.load(f)
+            assert (
+                run['mIoU'] == metrics['mIoU']
+                and run['rare_iou'] == metrics[f'IoU.{cmp.RARE_CLASS}']
+            )
+        miou[name] = [run['mIoU'] for run in row['per_seed']]
+        assert row['aggregate']['mIoU']['mean'] == pytest.approx(sum(miou[name]) / 2)
+    # By hand from the per-seed mIoU: the gap recovered and the paired differences.
+    mean = {name: (a + b) / 2 for name, (a, b) in miou.items()}
+    gap = mean['oracle'] - mean['supervised']
+    for name in methods:
+        expected = None if gap <= 0 else 100 * (mean[name] - mean['supervised']) / gap
+        assert methods[name]['gap_recovered'] == pytest.approx(expected)
+    for name in ('supervised', 'oracle'):
+        d0, d1 = (miou[name][i] - miou['farcluss'][i] for i in (0, 1))
+        paired = methods[name]['paired_miou_vs_farcluss']
+        assert paired['mean'] == pytest.approx((d0 + d1) / 2)
+        assert paired['std'] == pytest.approx(abs(d0 - d1) / math.sqrt(2))  # n = 2
+        assert paired['reference_ahead'] == (d0 < 0) + (d1 < 0)
+        cells = f'| {paired["mean"]:.2f} ± {paired["std"]:.2f} | {paired["reference_ahead"]}/2 |'
+        assert cells in text
+    assert methods['farcluss']['paired_miou_vs_farcluss'] is None
+    assert all(run['pl_acc'] is None for run in methods['supervised']['per_seed'])
+    assert all(0.0 <= run['pl_acc'] <= 1.0 for run in methods['farcluss']['per_seed'])
     with Image.open(osp.join(out, 'compare_methods.png')) as png:
         assert png.size == (1350, 420)  # figsize (13.5, 4.2) at 100 dpi
+    with Image.open(osp.join(out, 'training_curves.png')) as png:
+        assert png.size == (1000, 380)  # two panels, figsize (10, 3.8): farcluss only ran
+    assert 'wrote ' + out + '/compare_methods.{md,png,json}, training_curves.png' in proc.stdout
 
     # A finished run is reused, not retrained.
-    run = result['methods']['farcluss']['per_seed'][0]
+    run = methods['farcluss']['per_seed'][0]
     with open(osp.join(run['work_dir'], 'compare_options.json')) as f:
         stamp = json.load(f)
     checkpoint = osp.join(run['work_dir'], 'iter_2.pth')
     mtime = osp.getmtime(checkpoint)
-    assert stamp['config'] == cmp.METHODS['farcluss']  # relative: a moved checkout reuses runs
+    assert stamp['config'] == cmp.METHODS['farcluss']['config']  # relative: a moved checkout
     config = osp.join(cmp.ROOT, stamp['config'])
     assert cmp.train(config, stamp['options'], run['work_dir'], 1) == checkpoint
     assert osp.getmtime(checkpoint) == mtime

@@ -1,28 +1,31 @@
-"""Accuracy of FARCLUSS, its ablations and two baselines on the demo data, over seeds (issue 5).
+"""Accuracy of semi-supervised methods on the demo data against the supervised and oracle bounds.
 
-    python tools/analysis_tools/compare_methods.py [--seeds 0 1 2] [--iters 600]
+    python tools/analysis_tools/compare_methods.py [--seeds 0 1 2 3 4] [--iters N]
         [--methods NAME ...] [--out work_dirs/compare_methods] [--data-root DIR] [--threads 2]
         [--smoke]
 
-For every method of :data:`METHODS` (default: all but ``mean-teacher-ce``) and seed, on the demo's
-1/16 split with the same iterations:
+A method is a config and ``--cfg-options`` (:data:`METHODS`). For every method (default: all of
+:data:`DEFAULT_METHODS`) and seed, with the same iterations:
 
 1. trains with ``tools/train.py`` in a subprocess (one after the other, ``OMP_NUM_THREADS`` =
-   ``--threads``), with ``--cfg-options`` for the seed (``randomness.seed``), the iterations (and
-   the poly schedule's end), no validation during training, one checkpoint at the end, and a log
-   line every ``iters / 100`` iterations averaged over exactly those iterations. A run whose
-   final checkpoint exists with the same options is reused;
+   ``--threads``), with the method's options plus the seed (``randomness.seed``), the
+   iterations (and the schedulers' end), no validation during training, one checkpoint at the
+   end, and a log line every ``iters / 100`` iterations averaged over exactly those
+   iterations. A run whose final checkpoint exists with the same config and options is reused;
 2. evaluates the final checkpoint on the val set (the teacher for mean-teacher methods) and
-   reads mIoU and the rare class's IoU (``PerClassIoUMetric``'s ``IoU.wire``);
-3. reads the pseudo-label accuracy ``pl_acc`` (teacher argmax vs the hidden labels of the
-   unlabeled images) from ``<run>/<timestamp>/vis_data/scalars.json``, averaged over the last
-   10 % of the iterations.
+   reads mIoU and the rare class's IoU (``PerClassIoUMetric``'s ``IoU.<rare class>``);
+3. reads the pseudo-label statistics of :data:`PL_KEYS` (teacher pseudo-labels vs the hidden
+   labels of the unlabeled images) from ``<run>/<timestamp>/vis_data/scalars.json``, averaged
+   over the last 10 % of the iterations; a key a method does not log is n/a.
 
-Then it prints mean +- std over the seeds (sample std; 0 for one seed), the paired per-seed
-mIoU difference of every method to FARCLUSS (:func:`paired_differences`), and writes
-``<out>/compare_methods.md``, ``compare_methods.png`` (bar charts with error bars) and
-``compare_methods.json`` (per-seed values too). The demo data is generated first if missing.
-``--smoke`` (for the tests): supervised and FARCLUSS, seed 0, 2 iterations, a tiny network.
+Then it prints one table and writes ``<out>/compare_methods.md``, ``compare_methods.json`` (the
+per-seed values too), ``compare_methods.png`` (bars with error bars and every seed's value;
+every seed's paired difference to FARCLUSS) and ``training_curves.png`` (pseudo-label accuracy
+and used share against iteration of :data:`CURVE_METHODS`, mean over seeds). Columns: mean ±
+sample std over seeds (std 0 for one seed), the share of the supervised -> oracle mIoU gap a
+method recovers (:func:`gap_recovered`), and the per-seed paired mIoU difference to FARCLUSS
+with the count of seeds where FARCLUSS is ahead (:func:`paired_differences`). The demo data is
+generated first if missing. ``--smoke`` (for the tests): :data:`SMOKE`, a tiny network.
 """
 
 import argparse
@@ -40,26 +43,34 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+
+from make_demo_data import RARE_CLASS  # noqa: E402
+
 DATA_ROOT = 'data/farcluss_demo'
-RARE_CLASS = 'wire'  # tools/make_demo_data.py's rare class
 _DEMO = 'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96'
 _ABLATION = f'configs/farcluss/ablations/{_DEMO}_'
-METHODS = {  # the one list of compared methods: name -> config
-    'supervised': (
-        'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py'
-    ),
-    'hard-threshold': f'{_ABLATION}hard-threshold.py',
-    'farcluss': f'configs/farcluss/{_DEMO}.py',
-    'no-entropy-weight': f'{_ABLATION}no-entropy-weight.py',
-    'no-rebalance': f'{_ABLATION}no-rebalance.py',
-    'no-contrast': f'{_ABLATION}no-contrast.py',
-    'no-feature-perturbation': f'{_ABLATION}no-feature-perturbation.py',
-    'k1': f'{_ABLATION}k1.py',
-    'no-entropy-threshold': f'{_ABLATION}no-entropy-threshold.py',
-    'mean-teacher-ce': f'{_ABLATION}mean-teacher-ce.py',
+_BASELINE = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-{}-96x96.py'
+# The one list of compared methods: name -> config (relative to the checkout) and the
+# --cfg-options that make the method from it (a variant needs no config file of its own).
+METHODS: Dict[str, dict] = {
+    'supervised': dict(config=_BASELINE.format('1-16'), options={}),
+    'oracle': dict(config=_BASELINE.format('oracle'), options={}),
+    'hard-label-mt': dict(config=f'{_ABLATION}hard-threshold.py', options={}),
+    'farcluss': dict(config=f'configs/farcluss/{_DEMO}.py', options={}),
+    'no-entropy-weight': dict(config=f'{_ABLATION}no-entropy-weight.py', options={}),
+    'no-rebalance': dict(config=f'{_ABLATION}no-rebalance.py', options={}),
+    'no-contrast': dict(config=f'{_ABLATION}no-contrast.py', options={}),
+    'no-feature-perturbation': dict(config=f'{_ABLATION}no-feature-perturbation.py', options={}),
+    'k1': dict(config=f'{_ABLATION}k1.py', options={}),
+    'no-entropy-threshold': dict(config=f'{_ABLATION}no-entropy-threshold.py', options={}),
+    'mean-teacher-ce': dict(config=f'{_ABLATION}mean-teacher-ce.py', options={}),
 }
 DEFAULT_METHODS = [m for m in METHODS if m != 'mean-teacher-ce']
-SMOKE = dict(methods=['supervised', 'farcluss'], seeds=[0], iters=2)
+REFERENCE = 'farcluss'  # the paired differences are taken to this method
+LOWER, UPPER = 'supervised', 'oracle'  # the gap a semi-supervised method can close
+CURVE_METHODS = ('farcluss', 'hard-label-mt', 'unimatch')  # training curves, those that ran
+SMOKE = dict(methods=['supervised', 'oracle', 'farcluss'], seeds=[0, 1], iters=2)
 TINY = {  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel head
     'backbone.base_channels': 8,
     'backbone.stem_channels': 8,
@@ -68,13 +79,25 @@ TINY = {  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel head
     'decode_head.channels': 16,
     'decode_head.c1_channels': 8,
 }
-METRICS = (('mIoU', 'mIoU'), ('rare_iou', f'IoU ({RARE_CLASS})'), ('pl_acc', 'pseudo-label acc'))
+# Pseudo-label statistics read from the training log: key -> column label. Shares in [0, 1].
+PL_KEYS = {
+    'pl_acc': 'PL acc',
+    'pl_rare_precision': f'PL precision ({RARE_CLASS})',
+    'pl_rare_recall': f'PL recall ({RARE_CLASS})',
+}
+METRICS = (('mIoU', 'mIoU'), ('rare_iou', f'IoU ({RARE_CLASS})'), *PL_KEYS.items())
+CURVES = (('pl_acc', 'pseudo-label accuracy'), ('pl_used_ratio', 'share of pixels used in L_u'))
+
+
+def _scale(key: str) -> float:
+    """Printed as %: IoUs already are, the pseudo-label shares are not."""
+    return 100.0 if key.startswith('pl_') else 1.0
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--iters', type=int, default=None, help="default: the configs' 600")
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    parser.add_argument('--iters', type=int, default=None, help="default: the configs' own")
     parser.add_argument('--methods', nargs='+', choices=list(METHODS), default=None)
     parser.add_argument(
         '--out', default='work_dirs/compare_methods', help='output and run folder (git-ignored)'
@@ -89,6 +112,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.methods = args.methods or DEFAULT_METHODS
     if args.iters is not None and args.iters < 1:
         parser.error(f'--iters must be >= 1, got {args.iters}')
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds must not repeat a seed, got {args.seeds}')
     return args
 
 
@@ -106,17 +131,35 @@ def _data_root_keys(node, prefix: str = '') -> List[str]:
     return keys
 
 
-def run_options(cfg, seed: int, iters: int, data_root: Optional[str], tiny: bool) -> dict:
-    """The ``--cfg-options`` of one run, as Python values."""
+def run_options(
+    cfg, seed: int, iters: int, data_root: Optional[str], tiny: bool, method_options=None
+) -> dict:
+    """The ``--cfg-options`` of one run, as Python values.
+
+    Args:
+        cfg (Config): The method's config, with ``method_options`` not yet merged.
+        seed (int): ``randomness.seed``.
+        iters (int): Training iterations; every scheduler with an ``end`` ends there.
+        data_root (str, optional): Replaces every ``data_root`` of the config.
+        tiny (bool): A tiny network (:data:`TINY`), for the smoke mode.
+        method_options (dict, optional): The method's own options (:data:`METHODS`); they come
+            first, the run's options override a key they share.
+
+    Returns:
+        dict: ``{dotted key: value}``.
+    """
     log_interval = max(1, iters // 100)
-    options = {
-        'randomness.seed': seed,
-        'train_cfg.max_iters': iters,
-        'train_cfg.val_begin': iters + 1,  # evaluated afterwards, from the checkpoint
-        'default_hooks.checkpoint.interval': iters,
-        'default_hooks.logger.interval': log_interval,
-        'log_processor.window_size': log_interval,  # each log line averages its interval
-    }
+    options = dict(method_options or {})
+    options.update(
+        {
+            'randomness.seed': seed,
+            'train_cfg.max_iters': iters,
+            'train_cfg.val_begin': iters + 1,  # evaluated afterwards, from the checkpoint
+            'default_hooks.checkpoint.interval': iters,
+            'default_hooks.logger.interval': log_interval,
+            'log_processor.window_size': log_interval,  # each log line averages its interval
+        }
+    )
     for i, scheduler in enumerate(cfg.get('param_scheduler', [])):
         if 'end' in scheduler:
             options[f'param_scheduler.{i}.end'] = iters
@@ -185,27 +228,43 @@ def evaluate(config: str, options: dict, checkpoint: str, work_dir: str) -> dict
     return metrics
 
 
-def pseudo_label_accuracy(work_dir: str, iters: int) -> Optional[float]:
-    """Mean ``pl_acc`` of the log lines over the last 10 % of the iterations (None if the
-    method logs none, e.g. supervised-only)."""
-    entries = {}
+def log_series(work_dir: str, key: str) -> Dict[int, float]:
+    """``{step: value}`` of a key in the training log lines of a run (a resumed run's later
+    lines override the earlier ones of the same step); empty if the key is never logged."""
+    series = {}
     for path in sorted(glob.glob(osp.join(work_dir, '2*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             for line in f:
                 entry = json.loads(line)
-                if 'pl_acc' in entry:
-                    entries[entry['step']] = entry['pl_acc']  # a later run overrides
-    last = [v for step, v in entries.items() if step > iters - iters / 10]
+                if key in entry:
+                    series[entry['step']] = entry[key]
+    return dict(sorted(series.items()))
+
+
+def last_tenth_mean(series: Dict[int, float], iters: int) -> Optional[float]:
+    """Mean of the values logged over the last 10 % of ``iters`` (None if there are none)."""
+    last = [v for step, v in series.items() if step > iters - iters / 10]
     return statistics.fmean(last) if last else None
 
 
+def pseudo_label_accuracy(work_dir: str, iters: int) -> Optional[float]:
+    """Mean ``pl_acc`` over the last 10 % of the iterations (None if the method logs none,
+    e.g. supervised-only)."""
+    return last_tenth_mean(log_series(work_dir, 'pl_acc'), iters)
+
+
 # ---------------------------------------------------------------------------- aggregation
-def aggregate(per_seed: List[Dict[str, Optional[float]]]) -> Dict[str, dict]:
+def _mean_std(values: Sequence[float]) -> dict:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return dict(mean=statistics.fmean(values), std=std, n=len(values))
+
+
+def aggregate(per_seed: List[Dict[str, Optional[float]]]) -> Dict[str, Optional[dict]]:
     """Mean and sample standard deviation over seeds of every metric of :data:`METRICS`.
 
     Args:
-        per_seed (list[dict]): One dict per seed with the keys of :data:`METRICS`; a value
-            may be None (not logged), then the metric is None.
+        per_seed (list[dict]): One dict per seed with keys of :data:`METRICS`; a missing key or
+            a None value (not logged) makes the metric None.
 
     Returns:
         dict: ``{metric: {'mean': float, 'std': float, 'n': int} or None}``; std is 0.0 for
@@ -213,27 +272,59 @@ def aggregate(per_seed: List[Dict[str, Optional[float]]]) -> Dict[str, dict]:
     """
     out = {}
     for key, _ in METRICS:
-        values = [run[key] for run in per_seed]
-        if not values or any(v is None for v in values):
-            out[key] = None
-            continue
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        out[key] = dict(mean=statistics.fmean(values), std=std, n=len(values))
+        values = [run.get(key) for run in per_seed]
+        out[key] = None if not values or None in values else _mean_std(values)
     return out
 
 
+def gap_share(value: float, lower: float, upper: float) -> Optional[float]:
+    """``100 * (value - lower) / (upper - lower)``: the share (%) of the gap from ``lower`` to
+    ``upper`` that ``value`` closes; None when there is no gap (``upper <= lower``)."""
+    return None if upper <= lower else 100.0 * (value - lower) / (upper - lower)
+
+
+def gap_recovered(
+    methods: Dict[str, dict], lower: str = LOWER, upper: str = UPPER, key: str = 'mIoU'
+) -> Dict[str, Optional[float]]:
+    """Per method, the share (%) of the ``lower`` -> ``upper`` gap of the seed means it recovers:
+    ``100 * (method - lower) / (upper - lower)``.
+
+    0 % is the supervised baseline, 100 % the oracle; negative is below the baseline. Computed on
+    the means over seeds (a per-seed ratio explodes on a seed with a small gap).
+
+    Args:
+        methods (dict): ``{name: {'aggregate': {key: {'mean', ...}}}}`` as :func:`main` builds.
+        lower (str): The method at 0 %. Defaults to 'supervised'.
+        upper (str): The method at 100 %. Defaults to 'oracle'.
+        key (str): The metric. Defaults to 'mIoU'.
+
+    Returns:
+        dict: ``{name: float or None}``; all None if ``lower`` or ``upper`` was not run or
+        there is no gap (``upper <= lower``).
+    """
+    if lower not in methods or upper not in methods:
+        return {name: None for name in methods}
+    low, high = (methods[name]['aggregate'][key]['mean'] for name in (lower, upper))
+    return {
+        name: gap_share(row['aggregate'][key]['mean'], low, high) for name, row in methods.items()
+    }
+
+
 def paired_differences(
-    methods: Dict[str, dict], reference: str = 'farcluss', key: str = 'mIoU'
+    methods: Dict[str, dict], reference: str = REFERENCE, key: str = 'mIoU'
 ) -> Dict[str, Optional[dict]]:
-    """Per method, mean and sample std over the shared seeds of ``method - reference``.
+    """Per method, ``method - reference`` on every shared seed: mean, sample std, and the count
+    of seeds where the reference is ahead.
 
     Runs with the same seed share the initial weights and the order of the data, and the seeds
     move all methods together (a hard seed is hard for every method), so the paired
     differences show what the unpaired means and stds hide.
 
     Returns:
-        dict: ``{method: {'mean', 'std', 'n'} or None}``, None for the reference itself or
-        when the reference was not run.
+        dict: ``{method: {'mean', 'std', 'n', 'reference_ahead'} or None}``, None for the
+        reference itself, when the reference was not run, or when no seed is shared.
+        ``reference_ahead`` counts the seeds with ``method < reference`` (a tie counts for
+        neither).
     """
     out: Dict[str, Optional[dict]] = {name: None for name in methods}
     if reference not in methods:
@@ -242,8 +333,7 @@ def paired_differences(
     for name, row in methods.items():
         diffs = [run[key] - ref[run['seed']] for run in row['per_seed'] if run['seed'] in ref]
         if name != reference and diffs:
-            std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
-            out[name] = dict(mean=statistics.fmean(diffs), std=std, n=len(diffs))
+            out[name] = dict(_mean_std(diffs), reference_ahead=sum(d < 0 for d in diffs))
     return out
 
 
@@ -255,67 +345,138 @@ def _cell(stat: Optional[dict], scale: float = 1.0) -> str:
 
 def markdown(result: dict) -> str:
     """The comparison table, the per-seed values and how they were made."""
-    meta = result['meta']
+    meta, methods = result['meta'], result['methods']
+    labels = [label for _, label in METRICS]
     lines = [
-        f'Demo data 1/16 split, val set; {meta["iters"]} iterations, seeds '
-        f'{meta["seeds"]}; mean ± sample std over seeds. IoU and accuracy in %. '
-        'Paired: the per-seed difference of mIoU to FARCLUSS (same seed), mean ± std.',
+        f'Demo data 1/16 split, val set; {meta["iters"]} iterations, seeds {meta["seeds"]}; '
+        'mean ± sample std over seeds. IoU and pseudo-label (PL) statistics in %, PL over the '
+        f'last 10 % of the iterations. Gap: share of the {LOWER} -> {UPPER} mIoU gap '
+        f'recovered (on the means). Paired: the per-seed mIoU difference to {REFERENCE} (same '
+        f'seed), mean ± std, and on how many seeds {REFERENCE} is ahead.',
         '',
-        '| method | '
-        + ' | '.join(label for _, label in METRICS)
-        + ' | mIoU - FARCLUSS, paired | seeds |',
-        '|---|' + '---:|' * (len(METRICS) + 2),
+        f'| method | {labels[0]} | {labels[1]} | gap recovered (%) | '
+        + ' | '.join(labels[2:])
+        + f' | mIoU - {REFERENCE}, paired | {REFERENCE} ahead | seeds |',
+        '|---|' + '---:|' * (len(METRICS) + 4),
     ]
-    paired = paired_differences(result['methods'])
-    for name, row in result['methods'].items():
+    gaps = gap_recovered(methods)
+    paired = paired_differences(methods)
+    for name, row in methods.items():
         stats = row['aggregate']
-        scales = {'pl_acc': 100.0}
-        cells = [_cell(stats[key], scales.get(key, 1.0)) for key, _ in METRICS]
-        cells.append('reference' if name == 'farcluss' else _cell(paired[name]))
+        cells = [_cell(stats[key], _scale(key)) for key, _ in METRICS]
+        cells.insert(2, 'n/a' if gaps[name] is None else f'{gaps[name]:.1f}')
+        if name == REFERENCE:
+            cells += ['reference', '']
+        elif paired[name] is None:
+            cells += ['n/a', 'n/a']
+        else:
+            cells += [_cell(paired[name]), f'{paired[name]["reference_ahead"]}/{paired[name]["n"]}']
         lines.append(f'| {name} | {" | ".join(cells)} | {len(row["per_seed"])} |')
-    lines += ['', '| method | seed | ' + ' | '.join(label for _, label in METRICS) + ' |']
+    lines += ['', '| method | seed | ' + ' | '.join(labels) + ' |']
     lines.append('|---|---:|' + '---:|' * len(METRICS))
-    for name, row in result['methods'].items():
+    for name, row in methods.items():
         for run in row['per_seed']:
             values = [
-                'n/a' if run[k] is None else f'{run[k] * (100 if k == "pl_acc" else 1):.2f}'
-                for k, _ in METRICS
+                'n/a' if run.get(k) is None else f'{run[k] * _scale(k):.2f}' for k, _ in METRICS
             ]
             lines.append(f'| {name} | {run["seed"]} | {" | ".join(values)} |')
     lines += [
         '',
         f'Command: `{meta["command"]}`',
-        f'Machine: {meta["machine"]}; {meta["date"]}.',
-        'Configs: ' + ', '.join(f'{n}: `{c}`' for n, c in meta['configs'].items()),
+        f'Machine: {meta["machine"]}; {meta["date"]}; {meta["seconds"]} s.',
+        'Methods (config and --cfg-options): '
+        + ', '.join(
+            f'{n}: `{c["config"]}` {c["options"] or ""}'.rstrip()
+            for n, c in meta['methods'].items()
+        ),  # fmt: skip
     ]
     return '\n'.join(lines)
 
 
 def bar_chart(result: dict, path: str) -> None:
-    """One panel per metric, one bar per method, error bars = std over seeds."""
+    """mIoU and rare-class IoU: bars (mean) with error bars (std) and a dot per seed; the paired
+    mIoU difference to the reference: a dot per seed and the mean."""
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    names = list(result['methods'])
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.5 * len(METRICS), 4.2))
-    for ax, (key, label) in zip(axes, METRICS):
-        stats = [result['methods'][n]['aggregate'][key] for n in names]
-        scale = 100.0 if key == 'pl_acc' else 1.0
-        means = [s['mean'] * scale if s else math.nan for s in stats]
-        stds = [s['std'] * scale if s else 0.0 for s in stats]
-        ax.bar(range(len(names)), means, yerr=stds, capsize=3, color='tab:blue')
-        ax.set_xticks(range(len(names)))
+    methods = result['methods']
+    names = list(methods)
+    xs = range(len(names))
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2))
+    for ax, (key, label) in zip(axes, METRICS[:2]):
+        stats = [methods[n]['aggregate'][key] for n in names]
+        means = [s['mean'] if s else math.nan for s in stats]
+        stds = [s['std'] if s else 0.0 for s in stats]
+        ax.bar(xs, means, yerr=stds, capsize=3, color='tab:blue', alpha=0.6)
+        for x, name in zip(xs, names):
+            values = [run[key] for run in methods[name]['per_seed'] if run.get(key) is not None]
+            ax.plot([x] * len(values), values, 'k.', markersize=4)
+        ax.set_title(f'{label} (%)')
+    paired = paired_differences(methods)
+    ax = axes[2]
+    ref = {run['seed']: run['mIoU'] for run in methods.get(REFERENCE, {}).get('per_seed', [])}
+    for x, name in zip(xs, names):
+        if paired[name] is None:
+            continue
+        diffs = [run['mIoU'] - ref[run['seed']] for run in methods[name]['per_seed']
+                 if run['seed'] in ref]  # fmt: skip
+        ax.plot([x] * len(diffs), diffs, 'k.', markersize=4)
+        ax.errorbar(x, paired[name]['mean'], yerr=paired[name]['std'], fmt='o', color='tab:red')
+    ax.axhline(0, color='grey', linewidth=0.8)
+    ax.set_title(f'mIoU - {REFERENCE}, per seed (paired)')
+    for ax in axes:
+        ax.set_xticks(list(xs))
         ax.set_xticklabels(names, rotation=45, ha='right', fontsize=8)
-        ax.set_title(label + ' (%)')
         ax.grid(axis='y', alpha=0.3)
-    fig.suptitle(
-        f'Demo 1/16 split, {result["meta"]["iters"]} iterations, seeds {result["meta"]["seeds"]}'
-    )
+    meta = result['meta']
+    fig.suptitle(f'Demo 1/16 split, {meta["iters"]} iterations, seeds {meta["seeds"]}')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def training_curves(result: dict, path: str, methods: Sequence[str] = CURVE_METHODS) -> List[str]:
+    """Pseudo-label accuracy and used share against iteration, mean over seeds, of those of
+    ``methods`` that ran and logged them. Returns the methods drawn (nothing is written if
+    none)."""
+    drawn = {}
+    for name in methods:
+        if name not in result['methods']:
+            continue
+        curves = {}
+        for key, _ in CURVES:
+            per_seed = [
+                log_series(run['work_dir'], key) for run in result['methods'][name]['per_seed']
+            ]
+            steps = sorted(set.intersection(*(set(s) for s in per_seed))) if per_seed else []
+            if steps:
+                curves[key] = (steps, [statistics.fmean(s[t] for s in per_seed) for t in steps])
+        if curves:
+            drawn[name] = curves
+    if not drawn:
+        return []
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 3.8))
+    for ax, (key, label) in zip(axes, CURVES):
+        for name, curves in drawn.items():
+            if key in curves:
+                steps, values = curves[key]
+                ax.plot(steps, [100 * v for v in values], label=name)
+        ax.set_xlabel('iteration')
+        ax.set_title(f'{label} (%)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f'Mean over seeds {result["meta"]["seeds"]}')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return list(drawn)
 
 
 def machine() -> str:
@@ -328,13 +489,39 @@ def machine() -> str:
 
 
 # ---------------------------------------------------------------------------- main
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    args = parse_args(argv)
+def run_method(name: str, args: argparse.Namespace, data_root: Optional[str]) -> dict:
+    """Train and evaluate one method on every seed; its row of the result."""
     from mmengine.config import Config
 
+    method = METHODS[name]
+    config = osp.join(ROOT, method['config'])
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config of method {name!r} not found: {config} (see METHODS)')
+    cfg = Config.fromfile(config)
+    iters = args.iters or cfg.train_cfg.max_iters
+    per_seed = []
+    for seed in args.seeds:
+        options = run_options(cfg, seed, iters, data_root, args.smoke, method['options'])
+        tag = f'seed{seed}_it{iters}' + ('_tiny' if args.smoke else '')
+        work_dir = osp.abspath(osp.join(args.out, 'runs', name, tag))
+        checkpoint = train(config, options, work_dir, args.threads)
+        metrics = evaluate(config, options, checkpoint, work_dir)
+        run = dict(seed=seed, mIoU=metrics['mIoU'], rare_iou=metrics[f'IoU.{RARE_CLASS}'])
+        run.update({key: last_tenth_mean(log_series(work_dir, key), iters) for key in PL_KEYS})
+        per_seed.append(dict(run, work_dir=work_dir))
+    return dict(
+        config=method['config'],
+        options=method['options'],
+        iters=iters,
+        per_seed=per_seed,
+        aggregate=aggregate(per_seed),
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
     data_root = args.data_root
     if data_root is None and not osp.isdir(osp.join(ROOT, DATA_ROOT)):
-        sys.path.insert(0, osp.join(ROOT, 'tools'))
         from make_demo_data import make_demo_data
 
         make_demo_data(osp.join(ROOT, DATA_ROOT))
@@ -342,34 +529,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     torch.set_num_threads(args.threads)
     start = time.time()
-    result = dict(methods={})
-    for name in args.methods:
-        config = osp.join(ROOT, METHODS[name])
-        cfg = Config.fromfile(config)
-        iters = args.iters or cfg.train_cfg.max_iters
-        per_seed = []
-        for seed in args.seeds:
-            options = run_options(cfg, seed, iters, data_root, args.smoke)
-            tag = f'seed{seed}_it{iters}' + ('_tiny' if args.smoke else '')
-            work_dir = osp.abspath(osp.join(args.out, 'runs', name, tag))
-            checkpoint = train(config, options, work_dir, args.threads)
-            metrics = evaluate(config, options, checkpoint, work_dir)
-            per_seed.append(
-                dict(
-                    seed=seed,
-                    mIoU=metrics['mIoU'],
-                    rare_iou=metrics[f'IoU.{RARE_CLASS}'],
-                    pl_acc=pseudo_label_accuracy(work_dir, iters),
-                    work_dir=work_dir,
-                )
-            )
-        result['methods'][name] = dict(
-            config=METHODS[name], iters=iters, per_seed=per_seed, aggregate=aggregate(per_seed)
-        )
+    result = dict(methods={name: run_method(name, args, data_root) for name in args.methods})
+    gaps = gap_recovered(result['methods'])
     for name, stat in paired_differences(result['methods']).items():
-        result['methods'][name]['paired_miou_vs_farcluss'] = stat
+        result['methods'][name]['gap_recovered'] = gaps[name]
+        result['methods'][name][f'paired_miou_vs_{REFERENCE}'] = stat
+    iters = sorted({row['iters'] for row in result['methods'].values()})
     result['meta'] = dict(
-        iters=iters,
+        iters=iters[0] if len(iters) == 1 else iters,
         seeds=list(args.seeds),
         command=' '.join(
             [
@@ -380,7 +547,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         machine=machine(),
         date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
         seconds=round(time.time() - start),
-        configs={n: METHODS[n] for n in args.methods},
+        methods={n: METHODS[n] for n in args.methods},
     )
     os.makedirs(args.out, exist_ok=True)
     text = markdown(result)
@@ -389,8 +556,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     with open(osp.join(args.out, 'compare_methods.json'), 'w') as f:
         json.dump(result, f, indent=2)
     bar_chart(result, osp.join(args.out, 'compare_methods.png'))
+    curves = training_curves(result, osp.join(args.out, 'training_curves.png'))
     print('\n' + text)
-    print(f'\n[compare] wrote {args.out}/compare_methods.{{md,png,json}}', flush=True)
+    written = 'compare_methods.{md,png,json}' + (', training_curves.png' if curves else '')
+    print(f'\n[compare] wrote {args.out}/{written}', flush=True)
     return result
 
 
