@@ -56,13 +56,20 @@ class SemiSegDataPreProcessor(BaseDataPreprocessor):
         out_samples: Dict[str, List] = {'sup': labeled['data_samples'], 'unsup': []}
         weak = torch.stack([inputs[i]['weak'] for i in unsup])
         strong = torch.stack([inputs[i]['strong'] for i in unsup], dim=1)  # (V, B_u, 3, H, W)
-        out_inputs['weak'] = self._normalize(weak)
-        out_inputs['strong'] = self._normalize(strong)
+        out_inputs['weak'] = self.normalize(weak)
+        out_inputs['strong'] = self.normalize(strong)
         out_samples['unsup'] = [samples[i].to(self.device) for i in unsup]
         return dict(inputs=out_inputs, data_samples=out_samples)
 
-    def _normalize(self, images: Tensor) -> Tensor:
-        """BGR->RGB, float and mean/std normalisation of a uint8 batch, as the wrapped one does."""
+    def normalize(self, images: Tensor) -> Tensor:
+        """BGR->RGB, float and mean/std normalisation of a uint8 batch, as the wrapped one does.
+
+        Args:
+            images (Tensor): uint8 (..., 3, H, W) BGR images, as the packers store them.
+
+        Returns:
+            Tensor: float (..., 3, H, W) on this preprocessor's device.
+        """
         pre = self.data_preprocessor
         images = images.to(self.device, non_blocking=True)
         if pre.channel_conversion:
