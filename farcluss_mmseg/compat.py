@@ -29,6 +29,12 @@ and when it can be dropped. Nothing else in the package patches third-party code
    ``get_installed_path('farcluss_mmseg')`` with the folder Python imports the package from
    (other packages are left to mmengine). Drop it when mmengine reads third-party packages from
    an entry point and locates them with ``importlib``.
+4. OpenCV >= 5 refuses to draw into an array that is not C-contiguous, and mmseg 1.2.2's
+   ``SegLocalVisualizer._draw_sem_seg`` draws its class names into ``np.zeros_like(image)``,
+   which keeps the layout of ``image``: in mmseg's ``tools/analysis_tools/browse_dataset.py``
+   a CHW tensor permuted to HWC, so the tool fails ("Layout of the output array img is
+   incompatible with cv::Mat"). We pass ``_draw_sem_seg`` a C-contiguous copy. Drop it when
+   mmseg makes the array contiguous itself.
 
 The start-up hook: ``pip install`` puts ``farcluss_mmseg_startup.pth`` into site-packages, which
 makes every interpreter of that environment put :class:`farcluss_mmseg_startup.StartupFinder`
@@ -183,6 +189,23 @@ def _patch_mmengine_config_lookup() -> None:
         module = sys.modules.get(name)
         if module is not None and hasattr(module, 'get_installed_path'):
             module.get_installed_path = _locating_installed_path(module.get_installed_path)
+
+
+def _patch_seg_visualizer() -> None:
+    """Give mmseg's ``_draw_sem_seg`` a C-contiguous image (see point 4)."""
+    import numpy as np
+    from mmseg.visualization import SegLocalVisualizer
+
+    original = SegLocalVisualizer._draw_sem_seg
+    if getattr(original, 'farcluss_original', None) is not None:
+        return
+
+    def _draw_sem_seg(self, image, *args, **kwargs):
+        return original(self, np.ascontiguousarray(image), *args, **kwargs)
+
+    _draw_sem_seg.__doc__ = original.__doc__
+    _draw_sem_seg.farcluss_original = original  # type: ignore[attr-defined]
+    SegLocalVisualizer._draw_sem_seg = _draw_sem_seg
 
 
 class _PatchingLoader(importlib.abc.Loader):
@@ -354,5 +377,6 @@ def install() -> None:
         package.compat = sys.modules[__name__]
     _install_mmcv_ext_stub()
     _patch_mmengine_config_lookup()
+    _patch_seg_visualizer()
     _install_checkpoint_allow_list()
     _installed = True
