@@ -232,3 +232,45 @@ def test_images_drawn_counts_every_nth_batch():
     assert images_drawn(16, 1, 5) == 3
     assert images_drawn(10, 4, 3) == 2  # batches of 4, 4, 2: the third (2 images)
     assert images_drawn(10, 4, 1) == 10
+
+
+def _farcluss_cfg(data_root, work_dir, *options):
+    cfg = Config.fromfile(osp.join(REPO, e2e.FARCLUSS))
+    items = [*e2e.tiny_options(e2e.FARCLUSS, data_root), 'train_cfg.max_iters=1', *options]
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *items]).cfg_options)
+    if not any(h['type'] == 'ConfigCheckHook' for h in cfg.custom_hooks):
+        cfg.custom_hooks = [*cfg.custom_hooks, dict(type='ConfigCheckHook')]
+    cfg.work_dir = str(work_dir)
+    cfg.visualizer.name = f'visualizer_{work_dir}'
+    return cfg
+
+
+def test_farcluss_run_refuses_model_pretrained(demo_data_root, tmp_path):
+    cfg = _farcluss_cfg(demo_data_root, tmp_path, 'model.pretrained=None')
+    runner = Runner.from_cfg(cfg)  # builds: init_model writes the same None into any model
+    with pytest.raises(ValueError, match=r'^model.pretrained=None cannot take effect: FARCLUSS '):
+        runner.train()
+
+
+def test_farcluss_run_names_the_preprocessor_size_left_behind(demo_data_root, tmp_path):
+    cfg = Config.fromfile(osp.join(REPO, e2e.FARCLUSS))
+    keys = []
+    for i, dataset in enumerate(cfg.train_dataloader.dataset.datasets):
+        for j, step in enumerate(dataset.pipeline):
+            if step['type'] in ('RandomCrop', 'PackSemiInputs'):
+                name = 'crop_size' if step['type'] == 'RandomCrop' else 'size'
+                keys.append(f'train_dataloader.dataset.datasets.{i}.pipeline.{j}.{name}')
+    assert len(keys) == 3  # labeled crop, unlabeled crop, unlabeled packing
+    cfg = _farcluss_cfg(demo_data_root, tmp_path, *(f'{key}=(80,80)' for key in keys))
+    listing = ', '.join(f'`{key}` = (80, 80)' for key in keys)
+    expected = (
+        'crop sizes differ: `data_preprocessor.size` differs from the other crop sizes (80, 80); '
+        'set it to (80, 80) (or change the others). Labeled and unlabeled crops are forwarded as '
+        'one batch, so the preprocessor size and both pipelines must agree: '
+        f'`data_preprocessor.size` = (96, 96), {listing}'
+    )
+    with pytest.raises(ValueError) as info:
+        Runner.from_cfg(cfg).train()
+    assert str(info.value) == expected
