@@ -30,7 +30,8 @@ class MultiSourceSampler(Sampler):
     Args:
         dataset (ConcatDataset): The sources, labeled first.
         batch_size (int): Samples per batch on one GPU; must equal the dataloader's batch size
-            and be a multiple of ``sum(source_ratio)``.
+            (``ConfigCheckHook`` refuses a run where they differ, naming both keys) and be a
+            multiple of ``sum(source_ratio)``.
         source_ratio (Sequence[int]): Positive number of parts of a batch per source.
         shuffle (bool): Whether to shuffle each source every pass. Defaults to True.
         seed (int, optional): Random seed; if None, a random seed shared by all ranks.
