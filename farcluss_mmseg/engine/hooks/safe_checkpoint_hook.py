@@ -246,7 +246,8 @@ class SafeCheckpointHook(CheckpointHook):
                     f'{filename} does not fit the model: {str(err).splitlines()[-1].strip()}'
                 ) from err
             return
-        expected = len(model.state_dict())
+        # torch fills a missing BN `num_batches_tracked` with 0 and does not report it.
+        expected = sum(not k.endswith('num_batches_tracked') for k in model.state_dict())
         missing = list(result.missing_keys)
         if len(missing) == expected or (testing and missing):
             unexpected = list(result.unexpected_keys)
