@@ -27,7 +27,7 @@ class BuildPy(build_py):
 
     def run(self):
         super().run()
-        if self.editable_mode:
+        if getattr(self, 'editable_mode', False):  # setuptools >= 64 (PEP 660)
             # An editable wheel is made of what lands in install_lib; the package itself stays
             # in the checkout, whose .mim symlinks already point at configs/ and tools/.
             target = self.get_finalized_command('install').install_lib
