@@ -69,6 +69,7 @@ class SafeCheckpointHook(CheckpointHook):
         self._good: Optional[int] = None  # step of the last good checkpoint
         self._pending: Optional[List[int]] = None  # [step, iterations done] awaiting its check
         self._stale: List[int] = []  # steps whose files wait for deletion
+        self._unconfirmed: List[int] = []  # steps saved by this process after the good one
 
     # --- set-up --------------------------------------------------------------------------------
     def before_train(self, runner) -> None:
@@ -81,6 +82,7 @@ class SafeCheckpointHook(CheckpointHook):
         self._good = hub.get_info('good_ckpt_step')
         self._pending = hub.get_info('pending_ckpt')
         self._stale = list(hub.get_info('stale_ckpt_steps') or [])
+        self._unconfirmed = [self._pending[0]] if self._pending else []
         if local and is_main_process():
             # A kill during a save leaves its temporary file; the work_dir lock of
             # tools/train.py guarantees no other run is writing one now.
@@ -123,7 +125,10 @@ class SafeCheckpointHook(CheckpointHook):
         hub.update_info('stale_ckpt_steps', list(self._stale))
 
     def _remove_stale(self) -> None:
-        keep = set(self.keep_ckpt_ids) if self.max_keep_ckpts > 0 else set()
+        if self.max_keep_ckpts <= 0:  # keep every checkpoint
+            self._stale = []
+            return
+        keep = set(self.keep_ckpt_ids)
         remaining = []
         for step in self._stale:
             if step in keep:
@@ -145,6 +150,7 @@ class SafeCheckpointHook(CheckpointHook):
                 if self._good is not None and self._good != step:
                     self._stale.append(self._good)
                 self._good = step
+                self._unconfirmed = [s for s in self._unconfirmed if s > step]
                 self._remove_stale()
             else:
                 good = self._path(self._good) if self._good is not None else 'none yet'
@@ -163,7 +169,7 @@ class SafeCheckpointHook(CheckpointHook):
         if self._pending is not None:
             if self._good is not None and self._good != self._pending[0]:
                 self._stale.append(self._good)
-            self._good, self._pending = self._pending[0], None
+            self._good, self._pending, self._unconfirmed = self._pending[0], None, []
             self._remove_stale()
             self._sync_info(runner)
         super().after_train(runner)
@@ -182,6 +188,7 @@ class SafeCheckpointHook(CheckpointHook):
         self.last_ckpt = self._path(step)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         iters_done = meta['iter'] if 'iter' in meta else runner.iter + 1
+        self._unconfirmed.append(step)
         self._pending = [step, iters_done]
         self._sync_info(runner)  # inside the checkpoint, so that a resume keeps checking it
         runner.save_checkpoint(
@@ -212,7 +219,8 @@ class SafeCheckpointHook(CheckpointHook):
         good = self._path(self._good) if self._good is not None else None
         if not is_main_process():
             return good
-        for step in sorted(set(self.keep_ckpt_ids) | set(self._stale)):
+        saved = set(getattr(self, 'keep_ckpt_ids', [])) | set(self._stale) | set(self._unconfirmed)
+        for step in sorted(saved):
             if self._good is None or step > self._good:
                 path = self._path(step)
                 if self.file_backend.isfile(path):
