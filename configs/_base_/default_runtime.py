@@ -5,6 +5,8 @@ custom_hooks = [
     dict(type='FiniteLossHook'),  # stop with the loss name and iteration on NaN/inf
     dict(type='NumClassesCheckHook'),  # model num_classes must match the dataset's classes
     dict(type='RandomStateHook'),  # --resume continues with the same random draws
+    # before training: pretrained files reachable, batch and crop sizes consistent
+    dict(type='ConfigCheckHook'),
 ]
 # DDP broadcasts rank 0's buffers (BN running statistics of student and teacher) to every rank
 # before each forward: torch's default, which mmengine's default wrapper turns off. Without it

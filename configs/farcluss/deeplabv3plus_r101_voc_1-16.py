@@ -1,4 +1,4 @@
-# Short name for the design brief's command
+# A short name for the paper's headline run:
 #   python tools/train.py configs/farcluss/deeplabv3plus_r101_voc_1-16.py
 # = FARCLUSS, DeepLabV3+ ResNet-101 on VOC classic 1/16 (92 labeled images), 321x321 crops: the
 # paper's Table 1 headline (76.4 mIoU). Written for 4 GPUs x (2 + 2); on one GPU with

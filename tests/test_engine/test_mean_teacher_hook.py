@@ -192,3 +192,26 @@ def test_momentum_out_of_range_raises(momentum):
 def test_bad_interval_raises():
     with pytest.raises(ValueError, match=r'interval must be a positive int, got 0'):
         MeanTeacherHook(interval=0)
+
+
+def test_burn_in_copies_the_student_then_averages():
+    """burn_in_iters = 2: no update after iteration 0, an exact copy after iteration 1 (the
+    switch), eq. 1 from iteration 2 on. The hook also tells the model it updates the teacher."""
+    model = _TeacherStudent()
+    model.burn_in_iters = 2
+    _fill(model.teacher, 0.0, 0)
+    hook = HOOKS.build(dict(type='MeanTeacherHook', momentum=0.01))
+    runner = SimpleNamespace(model=model, iter=0)
+    hook.before_train(runner)
+    assert model.teacher_updater == 'MeanTeacherHook'
+    _fill(model.student, 1.0, 5)
+    hook.after_train_iter(runner, batch_idx=0)
+    _assert_teacher(model.teacher, 0.0, 0)  # still in the burn-in
+    _fill(model.student, 3.0, 7)
+    runner.iter = 1
+    hook.after_train_iter(runner, batch_idx=1)
+    _assert_teacher(model.teacher, 3.0, 7)  # the teacher equals the student at the switch
+    _fill(model.student, 5.0, 9)
+    runner.iter = 2
+    hook.after_train_iter(runner, batch_idx=2)
+    _assert_teacher(model.teacher, 0.99 * 3.0 + 0.01 * 5.0, 9)

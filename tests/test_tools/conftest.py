@@ -49,20 +49,22 @@ def tiny_options(config: str, data_root: str) -> List[str]:
 
     A 8-channel ResNet-18 and a 16-channel head, 2 labeled (+ 2 unlabeled for FARCLUSS) crops
     a batch, no validation, a checkpoint every 2 iterations (the last 2 kept) and a log line
-    every iteration. FARCLUSS keeps every pixel in ``L_u`` and ``L_c``
-    (``entropy_threshold=None``, ``confidence_threshold=0``): with the paper's thresholds an
-    untrained teacher passes no pixel, both losses are 0, and the model's random draws (CutMix,
-    channel dropout) would never reach the weights, so a resume test could not see them.
+    every iteration. The semi-supervised methods keep every pixel in their unsupervised losses
+    (FARCLUSS: ``entropy_threshold=None``, ``confidence_threshold=0``; the hard-label methods:
+    ``confidence_threshold=0``): with the published thresholds an untrained model passes no
+    pixel, the losses are 0, and the random draws (CutMix, channel dropout) would never reach
+    the weights, so a resume test could not see them.
 
     Args:
-        config (str): :data:`BASELINE` or :data:`FARCLUSS`.
+        config (str): A config path relative to the repository root (``configs/baselines/``
+            for supervised ones).
         data_root (str): The demo dataset.
 
     Returns:
         list[str]: ``key=value`` items for ``--cfg-options``.
     """
-    farcluss = config == FARCLUSS
-    model = 'model.segmentor' if farcluss else 'model'
+    semi = not config.startswith('configs/baselines/')
+    model = 'model.segmentor' if semi else 'model'
     options = [
         f'{model}.backbone.base_channels=8',
         f'{model}.backbone.stem_channels=8',
@@ -77,15 +79,20 @@ def tiny_options(config: str, data_root: str) -> List[str]:
         'default_hooks.checkpoint.max_keep_ckpts=2',
         'default_hooks.logger.interval=1',
     ]
-    if farcluss:
+    if semi:
         options += [
             f'train_dataloader.dataset.datasets.0.data_root={data_root}',
             f'train_dataloader.dataset.datasets.1.data_root={data_root}',
             'train_dataloader.batch_size=4',
             'train_dataloader.sampler.batch_size=4',
-            'model.unsup_loss.entropy_threshold=None',
+        ]
+    if config.startswith('configs/farcluss/'):
+        options += [
+            'model.semi_train_cfg.entropy_threshold=None',
             'model.contrast_loss.confidence_threshold=0.0',
         ]
+    elif semi:  # the hard-label methods: every pixel passes the confidence threshold
+        options.append('model.semi_train_cfg.confidence_threshold=0.0')
     else:
         options += [
             f'train_dataloader.dataset.data_root={data_root}',

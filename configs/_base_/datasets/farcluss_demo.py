@@ -42,7 +42,7 @@ unlabeled_pipeline = [
                 hue=0.25,
                 prob=0.8,
             ),
-            dict(type='RandomGrayscale', prob=0.2),
+            dict(type='RandomLumaGrayscale', prob=0.2),
             dict(type='RandomGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
         ],
     ),

@@ -26,7 +26,7 @@ strong_transforms = [
     dict(
         type='RandomColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.25, prob=0.8
     ),
-    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='RandomLumaGrayscale', prob=0.2),
     dict(type='RandomGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
 ]
 unlabeled_pipeline = [

@@ -13,6 +13,10 @@ model = dict(
         dilations=(1, 2, 4, 6),
         num_classes=8,
         norm_cfg=norm_cfg,
+        # L_s averaged over the pixels that are not ignored, as in deeplabv3plus_r50-d16.py.
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True
+        ),
     ),
     auxiliary_head=None,
 )

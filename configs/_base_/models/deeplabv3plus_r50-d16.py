@@ -38,7 +38,12 @@ model = dict(
         num_classes=21,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+        # L_s (eq. 12) averaged over the labeled pixels that are not ignored (255, padding), as
+        # PyTorch and UniMatch do, so its weight against lambda_u * L_u does not move with the
+        # share of padding in a batch (mmseg's default averages over every pixel).
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True
+        ),
     ),
     auxiliary_head=None,
     train_cfg=dict(),

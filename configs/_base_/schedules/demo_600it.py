@@ -1,7 +1,12 @@
 # Demo schedule: SGD with poly decay (paper §4.1, but lr 0.01 since the demo trains from scratch),
 # 600 iterations so that `make demo` trains both models in under 10 minutes on 2 CPU cores.
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=optimizer,
+    clip_grad=None,
+    constructor='SemiOptimWrapperConstructor',  # mmengine's, with a mean teacher's teacher left out
+)
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=600, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=600, val_interval=300)
 val_cfg = dict(type='ValLoop')

@@ -1,6 +1,6 @@
-# The paper's optimiser (§4.1, METHOD.md "Schedule"): SGD, lr 0.001 with the decoder at 10x,
-# momentum 0.9, weight decay 1e-4, poly decay (power 0.9, to 0) per iteration. The leaves set
-# max_iters = epochs * ceil(N_unlabeled / 8) and the PolyLR end to the same number.
+# The paper's optimiser (§4.1; docs/method.md, "Schedule and models"): SGD, lr 0.001 with the
+# decoder at 10x, momentum 0.9, weight decay 1e-4, poly decay (power 0.9, to 0) per iteration.
+# The leaves set max_iters = epochs * ceil(N_unlabeled / 8) and the PolyLR end to the same number.
 #
 # The lr is for the paper's total batch: 4 GPUs x (2 labeled + 2 unlabeled) = 8 + 8 (the
 # supervised twins: 4 GPUs x 2 labeled). With another total batch, scale the lr linearly
@@ -14,6 +14,7 @@ optim_wrapper = dict(
     optimizer=optimizer,
     clip_grad=None,
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}),
+    constructor='SemiOptimWrapperConstructor',  # mmengine's, with a mean teacher's teacher left out
 )
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)

@@ -1,3 +1,3 @@
 # Ablation: K = 3 fuzzy classes.
 _base_ = ['../farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py']
-model = dict(unsup_loss=dict(top_k=3))
+model = dict(semi_train_cfg=dict(top_k=3))

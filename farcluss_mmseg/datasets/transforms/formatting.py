@@ -1,4 +1,4 @@
-"""Validity mask and packing of the unlabeled views (METHOD.md step 1).
+"""Validity mask and packing of the unlabeled views (docs/method.md, "Views").
 
 ``AddValidMask`` marks the image's own pixels before the geometric transforms; mmseg's
 ``RandomResize`` (through mmseg's ``Resize``, nearest), ``RandomCrop`` and ``RandomFlip`` move it

@@ -1,4 +1,4 @@
-"""Strong views of an unlabeled image (METHOD.md step 1).
+"""Strong views of an unlabeled image (docs/method.md, "Views").
 
 The strong views are made from the *same* weak crop by photometric changes only, so teacher and
 student pixels line up. The photometric transforms follow UniMatch's strong augmentation, which
@@ -17,7 +17,7 @@ from mmcv.transforms import BaseTransform, Compose
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
-__all__ = ['RandomColorJitter', 'RandomGrayscale', 'RandomGaussianBlur', 'StrongViews']
+__all__ = ['RandomColorJitter', 'RandomLumaGrayscale', 'RandomGaussianBlur', 'StrongViews']
 
 
 def _check_prob(name: str, prob: float) -> float:
@@ -129,13 +129,13 @@ class RandomColorJitter(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class RandomGrayscale(BaseTransform):
+class RandomLumaGrayscale(BaseTransform):
     """torchvision's ``RandomGrayscale(p=prob)`` on a uint8 BGR image.
 
     With probability ``prob`` the image becomes three identical channels of its ITU-R 601-2 luma
-    ``0.299 R + 0.587 G + 0.114 B`` (PIL's ``convert('L')``), rounded. In mmseg's scope this
-    name shadows mmcv's ``RandomGrayscale`` (equal channel weights, Python's ``random``); that one
-    stays reachable as ``mmcv.RandomGrayscale``.
+    ``0.299 R + 0.587 G + 0.114 B`` (PIL's ``convert('L')``), rounded. mmcv's
+    ``RandomGrayscale`` differs (its weights are arguments, it truncates and draws from Python's
+    ``random``); this one has its own name so that configs using mmcv's keep getting it.
 
     Required Keys: img. Modified Keys: img.
 
@@ -145,7 +145,7 @@ class RandomGrayscale(BaseTransform):
 
     def __init__(self, prob: float = 0.2) -> None:
         super().__init__()
-        self.prob = _check_prob('RandomGrayscale', prob)
+        self.prob = _check_prob('RandomLumaGrayscale', prob)
 
     @cache_randomness
     def _do(self) -> bool:

@@ -33,6 +33,10 @@ class MeanTeacherHook(Hook):
     copy (the model initialises it; this hook never resets it, so a resumed run keeps the teacher
     from its checkpoint).
 
+    With a supervised burn-in (the model's ``burn_in_iters`` = N > 0) the teacher is not
+    averaged during the first N iterations; after iteration N it becomes an exact copy of the
+    student, and eq. 1 runs from then on.
+
     The tensor lists are rebuilt from the modules at every update rather than cached, so they stay
     correct when buffers or parameters are reassigned (``model.to()``, ``load_state_dict(...,
     assign=True)``); this walk costs about 0.8 ms for a ResNet-50 teacher + student (1.5 ms for
@@ -85,6 +89,8 @@ class MeanTeacherHook(Hook):
             runner (Runner): The runner of the training process.
         """
         teacher, student = self._teacher_student(runner)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.teacher_updater = type(self).__name__  # the model refuses to train without one
         t_named, s_named = _named_tensors(teacher), _named_tensors(student)
         problems = {}  # name -> why it cannot be averaged
         for n in t_named.keys() ^ s_named.keys():
@@ -140,12 +146,24 @@ class MeanTeacherHook(Hook):
             data_batch (dict | tuple | list, optional): Data from the dataloader.
             outputs (dict, optional): Outputs of the model.
         """
-        if not self.every_n_train_iters(runner, self.interval):
-            return
         if self._float_names is None:
             self.before_train(runner)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        burn_in = getattr(model, 'burn_in_iters', 0)
+        done = runner.iter + 1  # iterations finished, this one included
+        if done < burn_in:
+            return
         teacher, student = self._teacher_student(runner)
         t_named, s_named = _named_tensors(teacher), _named_tensors(student)
+        if done == burn_in:  # end of the burn-in: the teacher starts as the student
+            with torch.no_grad():
+                torch._foreach_copy_(
+                    [t_named[n] for n in self._float_names + self._int_names],
+                    [s_named[n] for n in self._float_names + self._int_names],
+                )
+            return
+        if not self.every_n_train_iters(runner, self.interval):
+            return
         with torch.no_grad():
             # Eq. 1: lerp_(t, s, m) = t + m * (s - t) = (1 - m) * t + m * s.
             torch._foreach_lerp_(

@@ -1,6 +1,7 @@
 from .fuzzy_pseudo_label_loss import (
     FuzzyPseudoLabelLoss,
     PseudoLabelLoss,
+    class_pixel_counts,
     class_rebalance_weights,
     fuzzy_pseudo_labels,
     normalized_entropy,
@@ -13,6 +14,7 @@ __all__ = [
     'HardPseudoLabelLoss',
     'PseudoLabelLoss',
     'PrototypeContrastiveLoss',
+    'class_pixel_counts',
     'class_rebalance_weights',
     'fuzzy_pseudo_labels',
     'normalized_entropy',

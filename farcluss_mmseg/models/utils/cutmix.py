@@ -1,4 +1,4 @@
-"""Batch-level CutMix on the device (METHOD.md step 1).
+"""Batch-level CutMix on the device (docs/method.md, "CutMix").
 
 Each strong view gets, per image and with probability ``prob``, one box whose pixels come from a
 partner image of the same batch. The teacher's probabilities and the validity mask are mixed with

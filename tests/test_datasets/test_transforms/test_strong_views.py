@@ -6,7 +6,7 @@ import farcluss_mmseg  # noqa: F401  (registers the transforms)
 from farcluss_mmseg.datasets.transforms import (
     RandomColorJitter,
     RandomGaussianBlur,
-    RandomGrayscale,
+    RandomLumaGrayscale,
     StrongViews,
 )
 
@@ -19,14 +19,14 @@ def test_grayscale_uses_601_weights_on_bgr():
     # BGR (10, 20, 200): 0.299 * 200 + 0.587 * 20 + 0.114 * 10 = 72.68 -> 73
     # BGR (255, 0, 0):   0.114 * 255 = 29.07 -> 29
     img = np.array([[[10, 20, 200], [255, 0, 0]]], np.uint8)
-    out = RandomGrayscale(prob=1.0)(dict(img=img))['img']
+    out = RandomLumaGrayscale(prob=1.0)(dict(img=img))['img']
     assert out.dtype == np.uint8
     assert np.array_equal(out, np.array([[[73, 73, 73], [29, 29, 29]]], np.uint8))
 
 
 @pytest.mark.parametrize(
     'transform',
-    [RandomColorJitter(prob=0.0), RandomGrayscale(prob=0.0), RandomGaussianBlur(prob=0.0)],
+    [RandomColorJitter(prob=0.0), RandomLumaGrayscale(prob=0.0), RandomGaussianBlur(prob=0.0)],
 )
 def test_prob_zero_is_identity(transform):
     img = _random_image()
@@ -96,8 +96,8 @@ def test_saturation_and_hue_adjustments():
 def test_jitter_rejects_bad_arguments():
     with pytest.raises(ValueError, match=r'hue must be in \[0, 0.5\], got 0.7'):
         RandomColorJitter(hue=0.7)
-    with pytest.raises(ValueError, match=r'RandomGrayscale: prob must be in \[0, 1\], got -0.1'):
-        RandomGrayscale(prob=-0.1)
+    with pytest.raises(ValueError, match=r'RandomLumaGrayscale: prob must be in \[0, 1\], got -0.1'):
+        RandomLumaGrayscale(prob=-0.1)
     with pytest.raises(ValueError, match=r'sigma must be \(min, max\) with 0 < min <= max'):
         RandomGaussianBlur(sigma=(2.0, 0.1))
 
@@ -109,7 +109,7 @@ def _strong_views(num_views=2):
             num_views=num_views,
             transforms=[
                 dict(type='RandomColorJitter', prob=1.0),
-                dict(type='RandomGrayscale', prob=0.5),
+                dict(type='RandomLumaGrayscale', prob=0.5),
                 dict(type='RandomGaussianBlur', prob=1.0),
             ],
         )

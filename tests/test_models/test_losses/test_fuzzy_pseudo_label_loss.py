@@ -14,13 +14,45 @@ from torch.testing import assert_close
 import farcluss_mmseg  # noqa: F401  (registers the plugin)
 from farcluss_mmseg.models.losses import (
     FuzzyPseudoLabelLoss,
-    class_rebalance_weights,
+    class_pixel_counts,
     fuzzy_pseudo_labels,
     normalized_entropy,
 )
+from farcluss_mmseg.models.losses import class_rebalance_weights as weights_from_counts
+from farcluss_mmseg.models.segmentors.farcluss import farcluss_pseudo_labels
 
 LN43 = math.log(4 / 3)
 EPS = 1e-6
+
+
+class FuzzyLoss:
+    """``FuzzyPseudoLabelLoss`` on teacher probabilities: the pseudo-labels made as FARCLUSS
+    makes them (eq. 2-3, 5-6, :func:`farcluss_pseudo_labels`), then the loss (eq. 7-8)."""
+
+    def __init__(self, top_k=2, entropy_threshold=0.7, entropy_weight=True, **kwargs):
+        self.pl_args = (top_k, entropy_threshold, entropy_weight)
+        self.loss = FuzzyPseudoLabelLoss(**kwargs)
+
+    def forward_with_stats(self, student, teacher, valid=None):
+        if valid is None:
+            valid = torch.ones_like(teacher[:, 0], dtype=torch.bool)
+        pl = farcluss_pseudo_labels(teacher.detach(), valid, *self.pl_args)
+        return self.loss.forward_with_stats(student, pl)
+
+    def __call__(self, student, teacher, valid=None):
+        return self.forward_with_stats(student, teacher, valid)[0]
+
+
+def class_rebalance_weights(labels, num_classes, valid_mask=None, **kwargs):
+    """Eq. 7 from labels: the counts F_c, then the weights."""
+    return weights_from_counts(class_pixel_counts(labels, num_classes, valid_mask), **kwargs)
+
+
+def dense(values_classes, num_classes):
+    """The (N, C, H, W) fuzzy label of :func:`fuzzy_pseudo_labels`' sparse output."""
+    values, classes = values_classes
+    out = torch.zeros(values.shape[0], num_classes, *values.shape[2:])
+    return out.scatter_(1, classes, values)
 
 
 def pixels(*dists):
@@ -48,11 +80,13 @@ TEACHER_B = (0.0, 1.0, 0.0)
 def test_fuzzy_pseudo_labels_k1_k2_kC():
     probs = pixels((0.5, 0.3, 0.2), (0.1, 0.2, 0.7))
     # k=1: one-hot at the argmax.
-    assert_close(fuzzy_pseudo_labels(probs, 1), pixels((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)))
-    # k=2: [0.5, 0.3] / 0.8 = [0.625, 0.375]; [0.2, 0.7] / 0.9 = [2/9, 7/9].
-    assert_close(fuzzy_pseudo_labels(probs, 2), pixels((0.625, 0.375, 0.0), (0.0, 2 / 9, 7 / 9)))
+    assert_close(dense(fuzzy_pseudo_labels(probs, 1), 3), pixels((1.0, 0, 0), (0, 0, 1.0)))
+    # k=2: [0.5, 0.3] / 0.8 = [0.625, 0.375]; [0.2, 0.7] / 0.9 = [2/9, 7/9], top-1 first.
+    values, classes = fuzzy_pseudo_labels(probs, 2)
+    assert_close(values, pixels((0.625, 0.375), (7 / 9, 2 / 9)))
+    assert torch.equal(classes, pixels((0, 1), (2, 1)).long())
     # k=C: the input itself.
-    assert_close(fuzzy_pseudo_labels(probs, 3), probs)
+    assert_close(dense(fuzzy_pseudo_labels(probs, 3), 3), probs)
 
 
 @pytest.mark.parametrize('k', [0, 4, 1.5, True])
@@ -126,7 +160,7 @@ def test_second_choice_class_is_clipped_and_loss_finite():
     # METHOD step 5: two A pixels, top-1 class 0 for both, class 1 only a 2nd choice.
     # F = [2, 0, 0], median 2: w = [2/(2+eps), 2/eps -> 10, 10].
     teacher, student = pixels(TEACHER_A, TEACHER_A), pixels(STUDENT_A, STUDENT_A)
-    loss_fn = FuzzyPseudoLabelLoss(entropy_threshold=None)
+    loss_fn = FuzzyLoss(entropy_threshold=None)
     loss, stats = loss_fn.forward_with_stats(student, teacher)
     w0 = 2 / (2 + EPS)
     weights = class_rebalance_weights(teacher.argmax(1), 3)
@@ -139,7 +173,7 @@ def test_second_choice_class_is_clipped_and_loss_finite():
     expected = 0.5 * W_A * (w0 * 2 / 3 + 10 / 3) * LN43
     assert_close(loss, torch.tensor(expected))
     # Without the clip the 2nd-choice term carries 2e6.
-    unclipped = FuzzyPseudoLabelLoss(entropy_threshold=None, max_class_weight=None)
+    unclipped = FuzzyLoss(entropy_threshold=None, max_class_weight=None)
     assert_close(
         unclipped(student, teacher), torch.tensor(0.5 * W_A * (w0 * 2 / 3 + 2e6 / 3) * LN43)
     )
@@ -157,7 +191,7 @@ def test_second_choice_class_is_clipped_and_loss_finite():
 )
 def test_class_weight_modes(mode, pixel_loss):
     teacher, student = pixels(TEACHER_A, TEACHER_A), pixels(STUDENT_A, STUDENT_A)
-    loss = FuzzyPseudoLabelLoss(entropy_threshold=None, class_weight_mode=mode)(student, teacher)
+    loss = FuzzyLoss(entropy_threshold=None, class_weight_mode=mode)(student, teacher)
     assert_close(loss, torch.tensor(0.5 * W_A * pixel_loss))
 
 
@@ -166,7 +200,7 @@ def test_zero_fuzzy_terms_contribute_zero():
     # log-probability is -inf: 0 * (-inf) must count 0. Student [0, 0.5, 0.5]: KL = ln 2.
     teacher = pixels(TEACHER_B)
     student = pixels((-math.inf, math.log(0.5), math.log(0.5))).requires_grad_()
-    loss = FuzzyPseudoLabelLoss(class_weight_mode='none')(student, teacher)
+    loss = FuzzyLoss(class_weight_mode='none')(student, teacher)
     assert_close(loss, torch.tensor(0.5 * math.log(2)))
     loss.backward()
     assert not student.grad.isnan().any()
@@ -176,7 +210,7 @@ def test_valid_mask_and_n_valid():
     # Pixels A, A, B, mode 'none', no entropy cut: pixel losses W_A ln(4/3) (x2) and ln 4.
     teacher = pixels(TEACHER_A, TEACHER_A, TEACHER_B)
     student = pixels(STUDENT_A, STUDENT_A, STUDENT_A)
-    loss_fn = FuzzyPseudoLabelLoss(entropy_threshold=None, class_weight_mode='none')
+    loss_fn = FuzzyLoss(entropy_threshold=None, class_weight_mode='none')
     a, b = W_A * LN43, math.log(4)
     assert_close(loss_fn(student, teacher), torch.tensor(0.5 * (2 * a + b) / 3))
     # Masking B: N_valid = 2.
@@ -195,13 +229,13 @@ def test_entropy_threshold_drops_pixel():
     # H_A = 0.817 > 0.7: both A pixels leave the sum, N_valid stays 3.
     teacher = pixels(TEACHER_A, TEACHER_A, TEACHER_B)
     student = pixels(STUDENT_A, STUDENT_A, STUDENT_A)
-    loss_fn = FuzzyPseudoLabelLoss(entropy_threshold=0.7, class_weight_mode='none')
+    loss_fn = FuzzyLoss(entropy_threshold=0.7, class_weight_mode='none')
     loss, stats = loss_fn.forward_with_stats(student, teacher)
     assert_close(loss, torch.tensor(0.5 * math.log(4) / 3))
     assert_close(stats['used_ratio'], torch.tensor(1 / 3))
     assert_close(stats['weight_mean'], torch.tensor((2 * W_A + 1) / 3))
     # A threshold above H_A keeps them: 0.5 * (2 W_A ln(4/3) + ln 4) / 3.
-    loss = FuzzyPseudoLabelLoss(entropy_threshold=0.82, class_weight_mode='none')(student, teacher)
+    loss = FuzzyLoss(entropy_threshold=0.82, class_weight_mode='none')(student, teacher)
     assert_close(loss, torch.tensor(0.5 * (2 * W_A * LN43 + math.log(4)) / 3))
 
 
@@ -210,14 +244,10 @@ def test_entropy_weight_off_uses_w_equal_one():
     # ln(4/3) (x2) and ln 4 instead of W_A ln(4/3); the stats report W = 1.
     teacher = pixels(TEACHER_A, TEACHER_A, TEACHER_B)
     student = pixels(STUDENT_A, STUDENT_A, STUDENT_A)
-    loss_fn = FuzzyPseudoLabelLoss(
-        entropy_threshold=None, entropy_weight=False, class_weight_mode='none'
-    )
+    loss_fn = FuzzyLoss(entropy_threshold=None, entropy_weight=False, class_weight_mode='none')
     loss, stats = loss_fn.forward_with_stats(student, teacher)
     assert_close(loss, torch.tensor(0.5 * (2 * LN43 + math.log(4)) / 3))
     assert_close(stats['weight_mean'], torch.tensor(1.0))
-    with pytest.raises(ValueError, match=r'entropy_weight must be one of \(True, False\)'):
-        FuzzyPseudoLabelLoss(entropy_weight='yes')
 
 
 def test_class_counts_include_pixels_above_the_entropy_threshold():
@@ -227,7 +257,7 @@ def test_class_counts_include_pixels_above_the_entropy_threshold():
     # give F = [0, 2, 0], w_1 = 2/(2+eps), twice this.)
     teacher = pixels(TEACHER_A, TEACHER_B, TEACHER_B)
     student = pixels(STUDENT_A, STUDENT_A, STUDENT_A)
-    loss, stats = FuzzyPseudoLabelLoss().forward_with_stats(student, teacher)
+    loss, stats = FuzzyLoss().forward_with_stats(student, teacher)
     assert_close(loss, torch.tensor(0.5 * 2 * math.log(4) / (2 + EPS) / 3))
     assert stats['num_classes_present'] == 2
     assert_close(stats['class_weight_min'], torch.tensor(1 / (2 + EPS)))
@@ -237,7 +267,7 @@ def test_class_counts_include_pixels_above_the_entropy_threshold():
 def test_stats_are_detached_scalars():
     teacher = pixels(TEACHER_A, TEACHER_B)
     student = pixels(STUDENT_A, STUDENT_A).requires_grad_()
-    _, stats = FuzzyPseudoLabelLoss().forward_with_stats(student, teacher)
+    _, stats = FuzzyLoss().forward_with_stats(student, teacher)
     assert sorted(stats) == [
         'class_weight_max',
         'class_weight_min',
@@ -260,7 +290,7 @@ def test_gradient_to_student_only():
     #   ds_1 = -ds_0. Eq. 8 pushes the student towards the rare 2nd choice (ds_1 < 0).
     teacher = pixels((0.75, 0.25)).requires_grad_()
     student = torch.zeros(1, 2, 1, 1, requires_grad=True)
-    FuzzyPseudoLabelLoss(entropy_threshold=None)(student, teacher).backward()
+    FuzzyLoss(entropy_threshold=None)(student, teacher).backward()
     w0, weight = 1 / (1 + EPS), 1 - entropy(0.75, 0.25)
     ds0 = 0.5 * weight * (1.25 - 0.375 * w0)
     assert_close(student.grad, torch.tensor([ds0, -ds0]).reshape(1, 2, 1, 1))
@@ -269,18 +299,19 @@ def test_gradient_to_student_only():
 
 # ---------------------------------------------------------------- config and inputs
 def test_build_from_registry():
-    loss_fn = MODELS.build(dict(type='FuzzyPseudoLabelLoss', top_k=1, loss_name='loss_fuzzy'))
+    loss_fn = MODELS.build(
+        dict(type='FuzzyPseudoLabelLoss', class_weight_mode='top1', loss_name='loss_fuzzy')
+    )
     assert isinstance(loss_fn, FuzzyPseudoLabelLoss)
-    assert loss_fn.top_k == 1 and loss_fn.loss_name == 'loss_fuzzy'
+    assert loss_fn.class_weight_mode == 'top1' and loss_fn.loss_name == 'loss_fuzzy'
+    # K and the entropy threshold define the pseudo-labels: FARCLUSS's semi_train_cfg keys.
     with pytest.raises(TypeError, match='unexpected keyword argument'):
-        MODELS.build(dict(type='FuzzyPseudoLabelLoss', topk=2))
+        MODELS.build(dict(type='FuzzyPseudoLabelLoss', top_k=2))
 
 
 @pytest.mark.parametrize(
     'kwargs, message',
     [
-        (dict(top_k=0), 'top_k must be an int >= 1, got 0'),
-        (dict(entropy_threshold=1.5), r'entropy_threshold must be a number in \[0.0, 1.0\]'),
         (dict(median_over='mean'), r"median_over must be one of \('present', 'all'\)"),
         (dict(max_class_weight=-1), 'max_class_weight must be a number in'),
         (dict(class_weight_mode='pixel'), r"class_weight_mode must be one of \('per_class'"),
@@ -297,11 +328,15 @@ def test_bad_arguments(kwargs, message):
 def test_bad_inputs():
     loss_fn = FuzzyPseudoLabelLoss()
     student = torch.zeros(1, 3, 2, 2)
-    with pytest.raises(ValueError, match=r'teacher_probs shape \(1, 3, 4, 4\) must equal'):
-        loss_fn(student, torch.zeros(1, 3, 4, 4))
-    with pytest.raises(ValueError, match=r'valid_mask must be a bool tensor of shape \(1, 2, 2\)'):
-        loss_fn(student, student, torch.ones(1, 2, 2))
-    with pytest.raises(ValueError, match='top_k=4 exceeds the number of classes C=3'):
-        FuzzyPseudoLabelLoss(top_k=4)(student, student)
+    pl = farcluss_pseudo_labels(torch.full((1, 3, 4, 4), 1 / 3), torch.ones(1, 4, 4).bool())
+    with pytest.raises(ValueError, match=r'pseudo_labels.labels has shape \(1, 4, 4\), expected'):
+        loss_fn(student, pl)
+    pl = farcluss_pseudo_labels(torch.full((1, 3, 2, 2), 1 / 3), torch.ones(1, 2, 2).bool())
+    pl.valid = pl.valid.float()
+    with pytest.raises(ValueError, match='pseudo_labels.valid must be bool'):
+        loss_fn(student, pl)
+    pl.valid, pl.fuzzy = pl.valid.bool(), None
+    with pytest.raises(ValueError, match='needs pseudo_labels.fuzzy and fuzzy_classes'):
+        loss_fn(student, pl)
     with pytest.raises(ValueError, match=r'student_logits must be \(N, C, H, W\)'):
-        loss_fn(student[0], student[0])
+        loss_fn(student[0], pl)

@@ -1,0 +1,3 @@
+# semi_deeplabv3plus_r50-d16_4xb2+2_voc-classic-321x321.py with ResNet-101.
+_base_ = ['./semi_deeplabv3plus_r50-d16_4xb2+2_voc-classic-321x321.py']
+model = dict(pretrained='open-mmlab://resnet101_v1c', backbone=dict(depth=101))

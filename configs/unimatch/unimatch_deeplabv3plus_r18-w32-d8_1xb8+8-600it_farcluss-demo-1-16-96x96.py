@@ -1,0 +1,8 @@
+# UniMatch V1 (../_base_/methods/unimatch.py, its published VOC values) on the demo's 1/16 split:
+# same data, views and network as FARCLUSS.
+_base_ = [
+    '../_base_/benchmarks/semi_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py',
+    '../_base_/methods/unimatch.py',
+]
+model = dict(_base_.method, _delete_=True, segmentor=_base_.model)
+custom_hooks = [*_base_.custom_hooks, *_base_.method_hooks]
