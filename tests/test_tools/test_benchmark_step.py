@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
 
+from farcluss_mmseg.models.utils import PseudoLabels
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = (
     'configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py'
@@ -66,6 +68,24 @@ def test_smoke_times_every_item(smoke):
     assert saved['torch'] == torch.__version__
 
 
+def test_smoke_times_the_registered_models(smoke):
+    saved, _ = smoke
+    models = saved['models']
+    assert {k: v['type'] for k, v in models.items()} == {
+        'step_reference': 'HardLabelMeanTeacher',
+        'step_unimatch': 'UniMatch',
+        'step_farcluss': 'FARCLUSS',
+    }
+    assert models['step_reference']['semi_train_cfg']['confidence_threshold'] is None
+    assert models['step_unimatch']['semi_train_cfg']['confidence_threshold'] == 0.95
+    for name, model in models.items():
+        cfg = model['semi_train_cfg']
+        assert cfg['burn_in_iters'] == 0, name  # every timed step is a full one
+        assert (cfg['cutmix_prob'], cfg['cutmix_area']) == (0.5, [0.02, 0.4]), name
+    assert saved['notes'] == bench.NOTES
+    assert 'no extra eval-mode pass over a second unlabeled batch' in bench.NOTES[1]
+
+
 def test_smoke_ratios_are_quotients_of_the_same_run(smoke):
     saved, returned = smoke
     assert saved == json.loads(json.dumps(returned))  # the file holds what was computed
@@ -100,6 +120,7 @@ def test_smoke_markdown_file(smoke, tmp_path):
     ratio = saved['ratios']['step_farcluss/step_reference']
     row = f'| step_farcluss/step_reference | {ratio["time"]:.3f} |  | {ratio["saved"]:.3f} |'
     assert row in text
+    assert f'- {bench.NOTES[1]}' in text
 
 
 def test_amp_smoke_on_cpu_keeps_the_unsupervised_loss_in_fp32(tmp_path):
@@ -142,7 +163,7 @@ def test_pairwise_contrast_by_hand():
     assert loss.item() == pytest.approx(math.log(1 + 4 * math.exp(-2)), rel=1e-6)
 
 
-def test_for_one_process_and_reference_config():
+def test_for_one_process():
     cfg = {
         'pretrained': 'open-mmlab://resnet101_v1c',
         'backbone': {'norm_cfg': {'type': 'SyncBN'}, 'init_cfg': {'type': 'Pretrained'}},
@@ -153,22 +174,93 @@ def test_for_one_process_and_reference_config():
         'backbone': {'norm_cfg': {'type': 'BN'}, 'init_cfg': None},
         'heads': [{'norm_cfg': {'type': 'BN', 'requires_grad': True}}],
     }
-    model = ConfigDict(
+
+
+def _farcluss_cfg(**semi_train_cfg):
+    return ConfigDict(
         type='FARCLUSS',
-        segmentor={},
-        unsup_loss=dict(type='FuzzyPseudoLabelLoss', top_k=2, loss_weight=0.25),
+        segmentor=dict(type='EncoderDecoder', backbone=dict(depth=18)),
+        unsup_loss=dict(type='FuzzyPseudoLabelLoss', loss_weight=0.25),
         contrast_loss=dict(type='PrototypeContrastiveLoss'),
-        semi_train_cfg=dict(cutmix_prob=0.5, feature_perturbation=True),
+        semi_train_cfg=dict(feature_perturbation=True, burn_in_iters=0, **semi_train_cfg),
     )
+
+
+def test_reference_config_is_the_plain_mean_teacher():
+    model = _farcluss_cfg(cutmix_prob=0.25, cutmix_area=(0.1, 0.2))
     ref = bench.reference_config(model)
-    assert ref['unsup_loss'] == dict(type='HardPseudoLabelLoss', threshold=None, loss_weight=0.25)
-    assert ref['contrast_loss'] is None
-    assert ref['semi_train_cfg'] == dict(cutmix_prob=0.5, feature_perturbation=False)
-    assert model['contrast_loss'] is not None  # the input is left as it was
+    assert ref == dict(
+        type='HardLabelMeanTeacher',
+        segmentor=dict(type='EncoderDecoder', backbone=dict(depth=18)),
+        semi_train_cfg=dict(
+            confidence_threshold=None, cutmix_prob=0.25, cutmix_area=(0.1, 0.2), burn_in_iters=0
+        ),
+        unsup_loss=dict(type='HardPseudoLabelLoss', loss_weight=0.5),
+        semi_test_cfg=dict(predict_on='teacher'),
+    )
+    ref['segmentor']['backbone']['depth'] = 50
+    assert model['segmentor']['backbone']['depth'] == 18  # the input is left as it was
 
 
-def test_not_a_farcluss_config():
-    baseline = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py'
-    args = bench.parse_args([osp.join(REPO, baseline), '--smoke'])
-    with pytest.raises(ValueError, match=r"model.type='EncoderDecoder' has no `segmentor`"):
+def test_unimatch_config_takes_the_cutmix_defaults():
+    # The FARCLUSS config sets no CutMix key: SemiSegmentor's defaults, 0.5 and (0.02, 0.4).
+    uni = bench.unimatch_config(_farcluss_cfg())
+    assert uni['type'] == 'UniMatch'
+    assert uni['semi_train_cfg'] == dict(
+        confidence_threshold=0.95,
+        fp_dropout=0.5,
+        sup_weight=0.5,
+        cutmix_prob=0.5,
+        cutmix_area=(0.02, 0.4),
+        burn_in_iters=0,
+    )
+    assert uni['strong_loss']['loss_weight'] == 0.125 and uni['fp_loss']['loss_weight'] == 0.25
+
+
+def test_model_config_turns_the_burn_in_off(tmp_path):
+    config = tmp_path / 'burn_in.py'
+    config.write_text(
+        f"_base_ = ['{osp.join(REPO, CONFIG)}']\n"
+        'model = dict(semi_train_cfg=dict(burn_in_iters=50))\n'
+    )
+    cfg, extras = bench.model_config(bench.parse_args([str(config), '--smoke']))
+    assert cfg['semi_train_cfg']['burn_in_iters'] == 0
+    assert cfg['semi_train_cfg']['top_k'] == 2  # the rest of the config's values stay
+    assert extras['momentum'] == 0.01
+
+
+def test_detached_pseudo_labels_by_hand():
+    weight = torch.tensor([[[0.25, 0.75]]], requires_grad=True)
+    labels = torch.tensor([[[1, 0]]])
+    used = torch.tensor([[[True, False]]])
+    pseudo = PseudoLabels(labels=labels, weight=weight * 2, used=used, valid=used | True)
+    copy = bench._detached(pseudo)
+    assert copy.weight.tolist() == [[[0.5, 1.5]]] and not copy.weight.requires_grad
+    assert copy.labels.tolist() == [[[1, 0]]] and copy.labels.data_ptr() != labels.data_ptr()
+    assert copy.valid.tolist() == [[[True, True]]]
+    assert copy.entropy is None and copy.fuzzy is None and copy.probs is None
+
+
+@pytest.mark.parametrize(
+    'config, model_type',
+    [
+        (
+            'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-1-16-96x96.py',
+            'EncoderDecoder',
+        ),
+        (
+            'configs/mean_teacher/'
+            'mean-teacher-hard_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py',
+            'HardLabelMeanTeacher',
+        ),
+    ],
+)
+def test_not_a_farcluss_config(config, model_type):
+    path = osp.join(REPO, config)
+    args = bench.parse_args([path, '--smoke'])
+    with pytest.raises(ValueError) as error:
         bench.model_config(args)
+    assert str(error.value) == (
+        f"{path}: model.type='{model_type}' is not FARCLUSS; give a FARCLUSS config "
+        '(configs/farcluss/...).'
+    )

@@ -1,4 +1,4 @@
-"""Step cost of FARCLUSS against a plain mean teacher and a UniMatch-V1-style step (issue 5).
+"""Step cost of FARCLUSS against a plain mean teacher and UniMatch V1 on the same network.
 
     python tools/analysis_tools/benchmark_step.py CONFIG [--device cpu|cuda] [--iters N]
         [--warmup W] [--amp] [--batch L U] [--crop H W] [--preset r101-513] [--out JSON]
@@ -6,18 +6,25 @@
 
 Everything runs in one process on one synthetic batch (random uint8 images and labels put through
 the model's data preprocessor once, so the timings start from device tensors). A *step* is
-forward + backward + optimizer step (the config's SGD) + EMA update of the teacher. Timed items:
+``model.loss`` + backward + optimizer step (the config's SGD) + EMA update of the teacher
+(``MeanTeacherHook``), as mmengine's train loop runs it. The three models are the registered
+classes, each around the config's segmentor with the config's CutMix settings, and start from
+the same weights; the burn-in is switched off, so every step is a full semi-supervised one:
 
-- ``step_reference``: the config's FARCLUSS model turned into a plain mean teacher: the same
-  views, CutMix and network, hard-label cross-entropy on every valid pixel, no contrast, no
-  feature perturbation (``HardPseudoLabelLoss(threshold=None)``).
-- ``step_unimatch``: a UniMatch-V1-style step on the same student (:func:`unimatch_step`); it
-  has no teacher, so no EMA.
+- ``step_reference``: ``HardLabelMeanTeacher`` with ``confidence_threshold=None``, the plain
+  mean teacher (``configs/_base_/methods/mean_teacher.py``): the same views, CutMix and network
+  as FARCLUSS, hard-label cross-entropy on every valid pixel, no contrast, no feature
+  perturbation.
+- ``step_unimatch``: ``UniMatch`` (``configs/_base_/methods/unimatch.py``); no teacher, so no
+  EMA. Its CutMix partner is another image of the same batch, so the step has no eval-mode pass
+  over a second unlabeled batch, which the published UniMatch script runs: this step is
+  cheaper than the published one by about that pass.
 - ``step_farcluss``: the config's model as it is.
 - ``losses_farcluss`` / ``losses_reference``: the unsupervised (+ contrastive) losses alone,
-  forward + backward, on inputs recorded from a FARCLUSS step.
+  forward + backward, on the inputs recorded from one step of each model.
 - ``ema_foreach`` (``MeanTeacherHook``) and ``ema_loop`` (one lerp per tensor in Python).
-- ``teacher_forward``: the teacher's no-grad pass on the weak views, with resize and softmax.
+- ``teacher_forward``: the teacher's no-grad pass on the weak views with FARCLUSS's
+  pseudo-labels (``model.predict_pseudo_labels``: resize, softmax, top-K, entropy).
 - ``contrast_prototype`` (FARCLUSS eq. 9-10) and ``contrast_pairwise`` (ReCo-style InfoNCE on
   sampled pixels, :func:`pairwise_contrast`) on the same recorded embeddings.
 
@@ -28,8 +35,7 @@ memory (GPU only) of a step is the resident state of its model and optimizer plu
 step allocates on top; of other items, what they allocate on top. On every device the three
 steps also report ``saved_mib``, the activations autograd holds for the backward pass
 (:func:`saved_activation_bytes`, one extra call each), which gives a memory ratio on the CPU
-too. On a GPU the host-device
-synchronisations of one step of each mean-teacher model are counted
+too. On a GPU the host-device synchronisations of one step of each model are counted
 (``torch.cuda.set_sync_debug_mode``). With ``--amp``, autocast runs in bf16 (fp16 with loss
 scaling where the GPU lacks bf16; bf16 on the CPU) and the FARCLUSS losses are compared with
 their fp32 values on the same inputs (``amp_loss_rel_error``).
@@ -45,6 +51,7 @@ iterations.
 import argparse
 import contextlib
 import copy
+import functools
 import json
 import os
 import os.path as osp
@@ -52,6 +59,7 @@ import resource
 import statistics
 import time
 import warnings
+from dataclasses import fields
 from types import SimpleNamespace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -69,11 +77,21 @@ from torch import Tensor, nn
 
 from farcluss_mmseg.engine.hooks import MeanTeacherHook  # (the package applies its compat layer)
 from farcluss_mmseg.engine.hooks.mean_teacher_hook import _named_tensors
-from farcluss_mmseg.models.losses import HardPseudoLabelLoss
-from farcluss_mmseg.models.utils import cutmix_masks
+from farcluss_mmseg.models.segmentors import FARCLUSS, SemiSegmentor
+from farcluss_mmseg.models.utils import PseudoLabels
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 R101_BASE = 'configs/_base_/models/deeplabv3plus_r50-d16.py'
+METHODS = 'configs/_base_/methods'
+#: semi_train_cfg keys the reference and UniMatch take from the FARCLUSS config.
+SHARED_SEMI_KEYS = ('cutmix_prob', 'cutmix_area')
+NOTES = [
+    'step_reference: HardLabelMeanTeacher with confidence_threshold=None (the plain mean '
+    "teacher) around the config's segmentor, with its CutMix settings.",
+    'step_unimatch: UniMatch mixes each strong view with another image of the same batch, so '
+    'its step has no extra eval-mode pass over a second unlabeled batch (the published '
+    'UniMatch script has one): it is cheaper than the published step.',
+]
 PRESETS = {'r101-513': dict(crop=(513, 513), batch=(8, 8))}
 STEPS = ('step_reference', 'step_unimatch', 'step_farcluss')
 STEP_PAIRS = (
@@ -169,14 +187,17 @@ def _for_one_process(node):
 def model_config(args: argparse.Namespace) -> Tuple[ConfigDict, dict]:
     """The FARCLUSS model config to time, and the config's optimizer wrapper and EMA momentum.
 
-    Also fills ``args.crop`` and ``args.batch`` where they were not given.
+    Also fills ``args.crop`` and ``args.batch`` where they were not given. The burn-in is set to
+    0: outside a runner the iteration is 0, and a burn-in step would be supervised only.
     """
     cfg = Config.fromfile(args.config)
     model = cfg.model.to_dict()
-    if 'segmentor' not in model or 'unsup_loss' not in model:
+    model_type = model.get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    if not (isinstance(model_cls, type) and issubclass(model_cls, FARCLUSS)):
         raise ValueError(
-            f'{args.config}: model.type={model.get("type")!r} has no `segmentor`/`unsup_loss`; '
-            'give a FARCLUSS config (configs/farcluss/...).'
+            f'{args.config}: model.type={model_type!r} is not FARCLUSS; give a FARCLUSS config '
+            '(configs/farcluss/...).'
         )
     if args.preset:
         base = Config.fromfile(osp.join(ROOT, R101_BASE)).model.to_dict()
@@ -195,7 +216,8 @@ def model_config(args: argparse.Namespace) -> Tuple[ConfigDict, dict]:
             raise ValueError(f'{args.config}: no data_preprocessor size; give --crop H W')
         args.crop = tuple(pre['size'])
     pre['size'] = tuple(args.crop)
-    model.pop('data_preprocessor', None)  # the segmentor's, wrapped by FARCLUSS
+    model.pop('data_preprocessor', None)  # the segmentor's, wrapped by the semi model
+    model['semi_train_cfg'] = {**(model.get('semi_train_cfg') or {}), 'burn_in_iters': 0}
     if args.batch is None:
         per_source = cfg.get('train_dataloader', {}).get('batch_size', 16) // 2
         args.batch = (per_source, per_source)
@@ -212,14 +234,35 @@ def model_config(args: argparse.Namespace) -> Tuple[ConfigDict, dict]:
     return ConfigDict(_for_one_process(model)), extras
 
 
+def method_config(model: ConfigDict, method: dict, **semi_train_cfg) -> ConfigDict:
+    """``method`` (a ``configs/_base_/methods`` dict) around the FARCLUSS config's segmentor,
+    with its CutMix settings, no burn-in and the ``semi_train_cfg`` values given."""
+    given = model.get('semi_train_cfg') or {}
+    shared = {k: given.get(k, SemiSegmentor.semi_train_defaults[k]) for k in SHARED_SEMI_KEYS}
+    out = copy.deepcopy(dict(method))
+    out['segmentor'] = copy.deepcopy(model['segmentor'])
+    out['semi_train_cfg'] = {
+        **(out.get('semi_train_cfg') or {}),
+        **shared,
+        'burn_in_iters': 0,
+        **semi_train_cfg,
+    }
+    return ConfigDict(out)
+
+
+def load_method(name: str) -> dict:
+    """The ``method`` dict of ``configs/_base_/methods/<name>.py``."""
+    return Config.fromfile(osp.join(ROOT, METHODS, f'{name}.py')).method.to_dict()
+
+
 def reference_config(model: ConfigDict) -> ConfigDict:
-    """The mean-teacher-CE variant: same views and network, hard-label CE, nothing else."""
-    ref = copy.deepcopy(model)
-    weight = ref['unsup_loss'].get('loss_weight', 0.5)
-    ref['unsup_loss'] = dict(type='HardPseudoLabelLoss', threshold=None, loss_weight=weight)
-    ref['contrast_loss'] = None
-    ref['semi_train_cfg'] = {**(ref.get('semi_train_cfg') or {}), 'feature_perturbation': False}
-    return ref
+    """The plain mean teacher: ``HardLabelMeanTeacher`` with ``confidence_threshold=None``."""
+    return method_config(model, load_method('mean_teacher'), confidence_threshold=None)
+
+
+def unimatch_config(model: ConfigDict) -> ConfigDict:
+    """``UniMatch`` with its published (VOC) values."""
+    return method_config(model, load_method('unimatch'))
 
 
 # ---------------------------------------------------------------------------- data
@@ -298,13 +341,14 @@ def build_model(cfg: ConfigDict, device: str) -> nn.Module:
     return model.to(device).train()
 
 
-def mean_teacher_step(model, optim_wrapper, ema, inputs, samples) -> None:
-    """One training step of a FARCLUSS model, as mmengine's train loop runs it."""
+def train_step(model, optim_wrapper, after_step, inputs, samples) -> None:
+    """One training step of a semi-supervised model, as mmengine's train loop runs it;
+    ``after_step`` stands for the hooks' ``after_train_iter`` (the EMA update)."""
     with optim_wrapper.optim_context(model):
         losses = model.loss(inputs, samples)
     loss, _ = model.parse_losses(losses)
     optim_wrapper.update_params(loss)
-    ema()
+    after_step()
 
 
 def make_ema(model: nn.Module, momentum: float) -> Callable[[], None]:
@@ -324,57 +368,6 @@ def ema_loop(model: nn.Module, momentum: float) -> None:
                 t.mul_(1 - momentum).add_(student[name], alpha=momentum)
             else:
                 t.copy_(student[name])
-
-
-def _logits_at_input(head: nn.Module, logits: Tensor, size) -> Tensor:
-    return F.interpolate(logits, size=size, mode='bilinear', align_corners=head.align_corners)
-
-
-def unimatch_step(student, optim_wrapper, inputs, samples, mix, criterion) -> None:
-    """One UniMatch-V1-style step (Yang et al., CVPR 2023) on an mmseg ``EncoderDecoder``.
-
-    A no-grad pass (eval mode) on the CutMix source batch ``mix``; the student on labeled +
-    weak images, with a Dropout2d(0.5) copy of the c1/c4 features decoded beside them (the
-    feature-perturbed stream); a pass on the two CutMixed strong views. Pseudo-labels are the
-    detached weak predictions, kept at confidence >= 0.95 (``criterion``). Loss as UniMatch:
-    ``(L_x + 0.5 L_s + 0.5 L_fp) / 2`` with ``L_s`` the mean over both strong views.
-    """
-    head = student.decode_head
-    x, weak, strong = inputs['sup'], inputs['weak'], inputs['strong']
-    num_sup, num_unsup, size = x.shape[0], weak.shape[0], weak.shape[-2:]
-    valid = torch.cat([s.valid_mask.data for s in samples['unsup']]).bool()
-    with optim_wrapper.optim_context(student):
-        with torch.no_grad():
-            student.eval()
-            logits_mix = head.forward(student.extract_feat(mix['weak']))
-            probs_mix = _logits_at_input(head, logits_mix, size).softmax(dim=1)
-            student.train()
-        feats = student.extract_feat(torch.cat([x, weak]))
-        perturbed = (0, head.in_index)  # c1 and c4 of DeepLabV3+
-        feats = [
-            torch.cat([f, F.dropout2d(f, 0.5, training=True)]) if i in perturbed else f
-            for i, f in enumerate(feats)
-        ]
-        logits, logits_fp = head.forward(feats).chunk(2)
-        probs_w = _logits_at_input(head, logits[num_sup:].detach(), size).softmax(dim=1)
-        views, view_probs, view_valid = [], [], []
-        for v in range(2):
-            box = cutmix_masks(num_unsup, *size, prob=0.5, device=weak.device)
-            views.append(torch.where(box[:, None], mix['strong'][v], strong[v]))
-            view_probs.append(torch.where(box[:, None], probs_mix, probs_w))
-            view_valid.append(valid | box)  # the mix batch has no padding
-        logits_s = head.forward(student.extract_feat(torch.cat(views)))
-        loss_x = sum(
-            v
-            for k, v in head.loss_by_feat(logits[:num_sup], samples['sup']).items()
-            if k.startswith('loss')
-        )
-        loss_s = criterion(
-            _logits_at_input(head, logits_s, size), torch.cat(view_probs), torch.cat(view_valid)
-        )
-        loss_fp = criterion(_logits_at_input(head, logits_fp[num_sup:], size), probs_w, valid)
-        loss = (loss_x + 0.5 * loss_s + 0.5 * loss_fp) / 2
-    optim_wrapper.update_params(loss)
 
 
 def pairwise_contrast(
@@ -533,19 +526,31 @@ def count_host_syncs(fn: Callable[[], None]) -> dict:
     return dict(count=sum(where.values()), where=where)
 
 
+def _detached(pseudo_labels: PseudoLabels) -> PseudoLabels:
+    return PseudoLabels(
+        **{
+            f.name: None if t is None else t.detach().clone()
+            for f in fields(pseudo_labels)
+            for t in [getattr(pseudo_labels, f.name)]
+        }
+    )
+
+
 @contextlib.contextmanager
 def recorded_inputs(model: nn.Module, store: dict):
-    """Record (detached copies of) the inputs of the model's loss modules during one call."""
+    """Record (detached copies of) the inputs of the model's loss modules during one call:
+    ``store['unsup']`` = (student logits, PseudoLabels) of ``model.unsup_loss``,
+    ``store['contrast']`` = (embeddings, labels, weights) of ``model.contrast_loss``, if any."""
     unsup = model.unsup_loss
     original = unsup.forward_with_stats
 
-    def record_unsup(*args):
-        store['unsup'] = [a.detach().clone() for a in args]
-        return original(*args)
+    def record_unsup(logits: Tensor, pseudo_labels: PseudoLabels):
+        store['unsup'] = (logits.detach().clone(), _detached(pseudo_labels))
+        return original(logits, pseudo_labels)
 
     unsup.forward_with_stats = record_unsup
     handles = []
-    if model.contrast_loss is not None:
+    if getattr(model, 'contrast_loss', None) is not None:
         handles.append(
             model.contrast_loss.register_forward_pre_hook(
                 lambda _, args: store.__setitem__('contrast', [a.detach().clone() for a in args])
@@ -559,10 +564,15 @@ def recorded_inputs(model: nn.Module, store: dict):
             handle.remove()
 
 
-def loss_items(model, ref_model, stored: dict, pairwise: Tuple[int, int]) -> Dict[str, Callable]:
-    """Forward + backward of the losses alone on the recorded inputs."""
-    logits, probs, valid = stored['unsup']
+def loss_items(
+    model, ref_model, stored: dict, ref_stored: dict, pairwise: Tuple[int, int]
+) -> Dict[str, Callable]:
+    """Forward + backward of the losses alone on the inputs recorded from one step of each
+    model (``stored``: FARCLUSS's, ``ref_stored``: the reference's)."""
+    logits, pseudo = stored['unsup']
     logits = logits.requires_grad_(True)
+    ref_logits, ref_pseudo = ref_stored['unsup']
+    ref_logits = ref_logits.requires_grad_(True)
     items = {}
 
     def run(loss_fn: Callable[[], Tensor], *leaves: Tensor) -> Callable[[], None]:
@@ -574,13 +584,15 @@ def loss_items(model, ref_model, stored: dict, pairwise: Tuple[int, int]) -> Dic
         return call
 
     def farcluss_losses() -> Tensor:
-        loss = model.unsup_loss(logits, probs, valid)
+        loss = model.unsup_loss(logits, pseudo)
         if 'contrast' in stored:
             loss = loss + model.contrast_loss(*stored['contrast'])
         return loss
 
     items['losses_farcluss'] = run(farcluss_losses, logits, *stored.get('contrast', [])[:1])
-    items['losses_reference'] = run(lambda: ref_model.unsup_loss(logits, probs, valid), logits)
+    items['losses_reference'] = run(
+        lambda: ref_model.unsup_loss(ref_logits, ref_pseudo), ref_logits
+    )
     if 'contrast' in stored:
         emb, labels, weights = stored['contrast']
         emb.requires_grad_(True)
@@ -638,35 +650,29 @@ def run(args: argparse.Namespace) -> dict:
 
     model = build_model(cfg, device)
     ref_model = build_model(reference_config(cfg), device)
-    student = build_model(ConfigDict(cfg['segmentor']), device)
+    unimatch = build_model(unimatch_config(cfg), device)
+    owners = {'step_reference': ref_model, 'step_unimatch': unimatch, 'step_farcluss': model}
     optims = {
-        'step_farcluss': make_optim_wrapper(model, extras['optim_wrapper'], device, dtype),
-        'step_reference': make_optim_wrapper(ref_model, extras['optim_wrapper'], device, dtype),
-        'step_unimatch': make_optim_wrapper(student, extras['optim_wrapper'], device, dtype),
+        name: make_optim_wrapper(owner, extras['optim_wrapper'], device, dtype)
+        for name, owner in owners.items()
     }
     num_classes = model.num_classes
     data = model.data_preprocessor(
         synthetic_batch(num_sup, num_unsup, args.crop, num_classes, seed=0), True
     )
     inputs, samples = data['inputs'], data['data_samples']
-    mix = model.data_preprocessor(  # the preprocessor wants a labeled image in every batch
-        synthetic_batch(1, num_unsup, args.crop, num_classes, seed=1), True
-    )['inputs']
-    criterion = HardPseudoLabelLoss(threshold=0.95, loss_weight=1.0)
     ema = make_ema(model, momentum)
-    ref_ema = make_ema(ref_model, momentum)
-    steps = {
-        'step_reference': lambda: mean_teacher_step(
-            ref_model, optims['step_reference'], ref_ema, inputs, samples
-        ),
-        'step_unimatch': lambda: unimatch_step(
-            student, optims['step_unimatch'], inputs, samples, mix, criterion
-        ),
-        'step_farcluss': lambda: mean_teacher_step(
-            model, optims['step_farcluss'], ema, inputs, samples
-        ),
+    after_steps = {
+        'step_reference': make_ema(ref_model, momentum),
+        'step_unimatch': lambda: None,  # no teacher
+        'step_farcluss': ema,
     }
-    owners = {'step_reference': ref_model, 'step_unimatch': student, 'step_farcluss': model}
+    steps = {
+        name: functools.partial(
+            train_step, owners[name], optims[name], after_steps[name], inputs, samples
+        )
+        for name in STEPS
+    }
 
     # Round-robin over the steps; the order turns every iteration.
     watch = Stopwatch(device)
@@ -686,15 +692,14 @@ def run(args: argparse.Namespace) -> dict:
     stored: dict = {}
     with recorded_inputs(model, stored):
         steps['step_farcluss']()
-    items = loss_items(model, ref_model, stored, tuple(args.pairwise))
+    ref_stored: dict = {}
+    with recorded_inputs(ref_model, ref_stored):
+        steps['step_reference']()
+    items = loss_items(model, ref_model, stored, ref_stored, tuple(args.pairwise))
     items['ema_foreach'] = ema
     items['ema_loop'] = lambda: ema_loop(model, momentum)
-
-    def teacher_forward():
-        with torch.no_grad():
-            model._teacher_probs(inputs['weak'])
-
-    items['teacher_forward'] = teacher_forward
+    valid = torch.cat([s.valid_mask.data for s in samples['unsup']]).bool()
+    items['teacher_forward'] = lambda: model.predict_pseudo_labels(inputs['weak'], valid)
     watch = Stopwatch(device)
     for name, fn in items.items():
 
@@ -710,9 +715,7 @@ def run(args: argparse.Namespace) -> dict:
 
     syncs = None
     if device == 'cuda':
-        syncs = {
-            name: count_host_syncs(steps[name]) for name in ('step_farcluss', 'step_reference')
-        }
+        syncs = {name: count_host_syncs(steps[name]) for name in STEPS}
 
     def ratio(a: str, b: str, key: str) -> Optional[float]:
         x, y = results[a][key], results[b][key]
@@ -746,10 +749,15 @@ def run(args: argparse.Namespace) -> dict:
         pairwise=list(args.pairwise),
         load_average=list(os.getloadavg()) if device == 'cpu' else None,
         max_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        models={
+            name: dict(type=type(owner).__name__, semi_train_cfg=owner.semi_train_cfg)
+            for name, owner in owners.items()
+        },
         items=results,
         ratios=ratios,
         host_syncs=syncs,
         amp_loss_rel_error=amp_loss_errors(model, stored, dtype, device) if dtype else None,
+        notes=NOTES,
     )
 
 
@@ -785,6 +793,7 @@ def markdown(result: dict) -> str:
     if result['amp_loss_rel_error']:
         errors = ', '.join(f'{k} {v:.2e}' for k, v in result['amp_loss_rel_error'].items())
         lines.append(f'\nrelative error of the losses under autocast vs fp32: {errors}')
+    lines += ['', *(f'- {note}' for note in result['notes'])]
     if result['load_average']:
         lines.append(f'\nCPU load average (1, 5, 15 min) at the end: {result["load_average"]}')
     return '\n'.join(lines)

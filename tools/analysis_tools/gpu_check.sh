@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Step cost of FARCLUSS on a GPU machine without network (issue 5), in well under 5 minutes.
+# Step cost of FARCLUSS against the plain mean teacher and UniMatch on a GPU machine without
+# network, in well under 5 minutes.
 #
 #   bash tools/analysis_tools/gpu_check.sh          # repo root on the GPU machine; python3 has torch
 #   DEVICE=cpu SMOKE=1 PYTHON=.venv/bin/python bash tools/analysis_tools/gpu_check.sh  # CPU test
