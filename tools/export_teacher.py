@@ -22,7 +22,7 @@ import inspect
 import os
 import os.path as osp
 import tempfile
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 from mmengine.config import Config
@@ -30,8 +30,7 @@ from mmengine.runner import CheckpointLoader
 
 import farcluss_mmseg  # noqa: F401
 
-# Keys of a training config that a plain evaluation/inference config does not need. The
-# unlabeled pipeline and datasets hold the plugin's transforms and datasets.
+# Keys of a training config that a plain evaluation/inference config does not need.
 TRAIN_ONLY_KEYS = (
     'train_dataloader',
     'train_cfg',
@@ -40,14 +39,34 @@ TRAIN_ONLY_KEYS = (
     'param_scheduler',
     'auto_scale_lr',
     'train_pipeline',
-    'labeled_dataset',
-    'unlabeled_dataset',
-    'unlabeled_pipeline',
-    'strong_transforms',
     'custom_imports',
     'load_from',
     'resume',
     'work_dir',
+)
+# Keys that mmengine's Runner and mmseg's APIs read. Any other top-level key is a variable of the
+# bases (`method`, `unlabeled_pipeline`, `labeled_dataset`, ...): left out when it still holds a
+# plugin type, while one of these holding a plugin type is an error.
+RUNTIME_KEYS = (
+    'model',
+    'data_preprocessor',
+    'test_pipeline',
+    'tta_pipeline',
+    'tta_model',
+    'val_dataloader',
+    'test_dataloader',
+    'val_evaluator',
+    'test_evaluator',
+    'val_cfg',
+    'test_cfg',
+    'default_hooks',
+    'custom_hooks',
+    'env_cfg',
+    'log_processor',
+    'visualizer',
+    'vis_backends',
+    'model_wrapper_cfg',
+    'randomness',
 )
 # The plugin's datasets as stock mmseg datasets, with the defaults the plugin class fills in
 # itself (a config that leaves them out relies on them). The classes and palette go into
@@ -147,15 +166,16 @@ def _stock_default_hook(cfg: dict, plugin_cls: type) -> dict:
     raise ValueError(f'default hook {cfg["type"]} has no stock base class to export it as')
 
 
-def plain_config(cfg: Config) -> Config:
+def plain_config(cfg: Config) -> Tuple[Config, List[str]]:
     """The stock mmseg config for the segmentor of ``cfg`` (see the module doc).
 
     Args:
         cfg (Config): A mean-teacher training config (``model.segmentor`` set).
 
     Returns:
-        Config: The plain config. Raises ``ValueError`` naming the key when a part of the
-        config uses a plugin type with no stock equivalent.
+        tuple[Config, list[str]]: The plain config, and the top-level variables left out
+        because they hold plugin types. Raises ``ValueError`` naming the key when a part of
+        the config that mmseg reads uses a plugin type with no stock equivalent.
     """
     plugin = plugin_types()
     out = copy.deepcopy(cfg)
@@ -177,12 +197,17 @@ def plain_config(cfg: Config) -> Config:
     if out.get('dataset_type') in STOCK_DATASETS:  # the bases' variable, kept for readers
         out.dataset_type = STOCK_DATASETS[out.dataset_type]['type']
     text_cfg = out.to_dict()
+
+    def plugin_nodes(key: str) -> list:
+        return [(w, n) for w, n in _walk(text_cfg[key], key) if n.get('type') in plugin]
+
+    dropped = [k for k in text_cfg if k not in RUNTIME_KEYS and plugin_nodes(k)]
+    for key in dropped:
+        del text_cfg[key]
     for where, node in list(_walk(text_cfg, '')):
         if node.get('_scope_') == 'farcluss_mmseg':  # from a `farcluss_mmseg::` base
             node['_scope_'] = 'mmseg'
         kind = node.get('type')
-        if not isinstance(kind, str) or kind not in plugin:
-            continue
         if kind in STOCK_DATASETS:
             stock = _stock_dataset(node, where)
             node.clear()
@@ -191,14 +216,13 @@ def plain_config(cfg: Config) -> Config:
             for arg in ('type', *PLUGIN_ONLY_ARGS[kind]):
                 node.pop(arg, None)
             node['type'] = STOCK_TYPES[kind]
-    left = [(w, n['type']) for w, n in _walk(text_cfg, '') if n.get('type') in plugin]
-    if left:
-        where, kind = left[0]
-        raise ValueError(
-            f"{where} is the plugin's {kind!r} ({plugin[kind]} registry), which has no stock "
-            'mmseg equivalent: replace it in the config before exporting.'
-        )
-    return Config(text_cfg)
+    for key in text_cfg:
+        for where, node in plugin_nodes(key):
+            raise ValueError(
+                f"{where} is the plugin's {node['type']!r} ({plugin[node['type']]} registry), "
+                'which has no stock mmseg equivalent: replace it in the config before exporting.'
+            )
+    return Config(text_cfg), dropped
 
 
 def _plain_meta(obj: Any) -> Any:
@@ -247,7 +271,8 @@ def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> Li
         which (str): ``'teacher'`` or ``'student'``. Defaults to ``'teacher'``.
 
     Returns:
-        list[str]: The two files written.
+        tuple[list[str], list[str]]: The two files written, and the config's variables left out
+        (see :func:`plain_config`).
     """
     if not out.endswith('.pth'):
         raise ValueError(f'OUT must end with .pth, got {out!r}')
@@ -275,7 +300,7 @@ def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> Li
         raise KeyError(
             f'{checkpoint} holds no `{prefix}*` weights: is it a checkpoint of {config}?'
         )
-    plain = plain_config(cfg)
+    plain, dropped = plain_config(cfg)
     source_meta = ckpt.get('meta', {})
     # The source's checksum and hook messages describe the source file, not this one.
     meta = {k: v for k, v in source_meta.items() if k not in ('hook_msgs', 'tensor_checksum')}
@@ -290,7 +315,7 @@ def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> Li
             f.write(text)
 
     _atomic_write(out_cfg, write_config)
-    return [out, out_cfg]
+    return [out, out_cfg], dropped
 
 
 def main():
@@ -301,9 +326,11 @@ def main():
     parser.add_argument('--model', choices=['teacher', 'student'], default='teacher')
     args = parser.parse_args()
     try:
-        written = export(args.config, args.checkpoint, args.out, args.model)
+        written, dropped = export(args.config, args.checkpoint, args.out, args.model)
     except (ValueError, KeyError) as err:
         raise SystemExit(f'export_teacher.py: error: {err.args[0]}') from None
+    if dropped:
+        print(f'left out (training-only variables with plugin types): {", ".join(dropped)}')
     print(f'wrote {written[0]} and {written[1]}')
 
 
