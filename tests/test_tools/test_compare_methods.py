@@ -27,20 +27,20 @@ def _load_tool():
 cmp = _load_tool()
 
 SEEDS = [
-    dict(seed=0, mIoU=50.0, rare_iou=10.0, pl_acc=0.8),
-    dict(seed=1, mIoU=52.0, rare_iou=14.0, pl_acc=0.9),
-    dict(seed=2, mIoU=54.0, rare_iou=12.0, pl_acc=0.7),
+    dict(seed=0, mIoU=50.0, rare_iou=10.0, pl_acc=80.0),
+    dict(seed=1, mIoU=52.0, rare_iou=14.0, pl_acc=90.0),
+    dict(seed=2, mIoU=54.0, rare_iou=12.0, pl_acc=70.0),
 ]
 
 
 def test_aggregate_by_hand():
     stats = cmp.aggregate(SEEDS)
     # mIoU: mean 52, sample std sqrt((4 + 0 + 4) / 2) = 2; rare IoU: 12, sqrt((4 + 4 + 0) / 2) = 2;
-    # pl_acc: 0.8, sqrt((0 + 0.01 + 0.01) / 2) = 0.1.
+    # pl_acc (logged in %): 80, sqrt((0 + 100 + 100) / 2) = 10.
     assert stats['mIoU'] == dict(mean=52.0, std=2.0, n=3)
     assert stats['rare_iou'] == dict(mean=12.0, std=2.0, n=3)
-    assert stats['pl_acc']['mean'] == pytest.approx(0.8)
-    assert stats['pl_acc']['std'] == pytest.approx(0.1)
+    assert stats['pl_acc']['mean'] == pytest.approx(80.0)
+    assert stats['pl_acc']['std'] == pytest.approx(10.0)
     one = cmp.aggregate(SEEDS[:1])
     assert one['mIoU'] == dict(mean=50.0, std=0.0, n=1)
     supervised = cmp.aggregate([dict(s, pl_acc=None) for s in SEEDS])
@@ -181,13 +181,13 @@ def test_every_method_config_exists():
         'supervised',
         'oracle',
         'hard-label-mt',
+        'unimatch',
         'farcluss',
-        'no-entropy-weight',
         'no-rebalance',
+        'no-entropy-weight',
+        'k1',
         'no-contrast',
         'no-feature-perturbation',
-        'k1',
-        'no-entropy-threshold',
     ]
     for name, method in cmp.METHODS.items():
         assert osp.isfile(osp.join(REPO, method['config'])), name
@@ -244,7 +244,7 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
         assert cells in text
     assert methods['farcluss']['paired_miou_vs_farcluss'] is None
     assert all(run['pl_acc'] is None for run in methods['supervised']['per_seed'])
-    assert all(0.0 <= run['pl_acc'] <= 1.0 for run in methods['farcluss']['per_seed'])
+    assert all(0.0 <= run['pl_acc'] <= 100.0 for run in methods['farcluss']['per_seed'])
     with Image.open(osp.join(out, 'compare_methods.png')) as png:
         assert png.size == (1350, 420)  # figsize (13.5, 4.2) at 100 dpi
     with Image.open(osp.join(out, 'training_curves.png')) as png:

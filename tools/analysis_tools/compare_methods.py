@@ -48,25 +48,28 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 from make_demo_data import RARE_CLASS  # noqa: E402
 
 DATA_ROOT = 'data/farcluss_demo'
-_DEMO = 'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96'
-_ABLATION = f'configs/farcluss/ablations/{_DEMO}_'
+_DEMO = 'deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96'
+_ABLATION = f'configs/farcluss/ablations/farcluss_{_DEMO}_'
 _BASELINE = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-{}-96x96.py'
 # The one list of compared methods: name -> config (relative to the checkout) and the
 # --cfg-options that make the method from it (a variant needs no config file of its own).
 METHODS: Dict[str, dict] = {
     'supervised': dict(config=_BASELINE.format('1-16'), options={}),
     'oracle': dict(config=_BASELINE.format('oracle'), options={}),
-    'hard-label-mt': dict(config=f'{_ABLATION}hard-threshold.py', options={}),
-    'farcluss': dict(config=f'configs/farcluss/{_DEMO}.py', options={}),
-    'no-entropy-weight': dict(config=f'{_ABLATION}no-entropy-weight.py', options={}),
+    'hard-label-mt': dict(config=f'configs/mean_teacher/mean-teacher-hard_{_DEMO}.py', options={}),
+    'unimatch': dict(config=f'configs/unimatch/unimatch_{_DEMO}.py', options={}),
+    'farcluss': dict(config=f'configs/farcluss/farcluss_{_DEMO}.py', options={}),
     'no-rebalance': dict(config=f'{_ABLATION}no-rebalance.py', options={}),
+    'no-entropy-weight': dict(config=f'{_ABLATION}no-entropy-weight.py', options={}),
+    'k1': dict(config=f'{_ABLATION}k1.py', options={}),
     'no-contrast': dict(config=f'{_ABLATION}no-contrast.py', options={}),
     'no-feature-perturbation': dict(config=f'{_ABLATION}no-feature-perturbation.py', options={}),
-    'k1': dict(config=f'{_ABLATION}k1.py', options={}),
     'no-entropy-threshold': dict(config=f'{_ABLATION}no-entropy-threshold.py', options={}),
-    'mean-teacher-ce': dict(config=f'{_ABLATION}mean-teacher-ce.py', options={}),
+    'hard-label-mt-no-threshold': dict(
+        config=f'configs/mean_teacher/mean-teacher-hard_{_DEMO}_no-threshold.py', options={}
+    ),
 }
-DEFAULT_METHODS = [m for m in METHODS if m != 'mean-teacher-ce']
+DEFAULT_METHODS = list(METHODS)[:10]  # the issue's list; the last two on request
 REFERENCE = 'farcluss'  # the paired differences are taken to this method
 LOWER, UPPER = 'supervised', 'oracle'  # the gap a semi-supervised method can close
 CURVE_METHODS = ('farcluss', 'hard-label-mt', 'unimatch')  # training curves, those that ran
@@ -79,7 +82,7 @@ TINY = {  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel head
     'decode_head.channels': 16,
     'decode_head.c1_channels': 8,
 }
-# Pseudo-label statistics read from the training log: key -> column label. Shares in [0, 1].
+# Pseudo-label statistics read from the training log (logged in %): key -> column label.
 PL_KEYS = {
     'pl_acc': 'PL acc',
     'pl_rare_precision': f'PL precision ({RARE_CLASS})',
@@ -87,11 +90,6 @@ PL_KEYS = {
 }
 METRICS = (('mIoU', 'mIoU'), ('rare_iou', f'IoU ({RARE_CLASS})'), *PL_KEYS.items())
 CURVES = (('pl_acc', 'pseudo-label accuracy'), ('pl_used_ratio', 'share of pixels used in L_u'))
-
-
-def _scale(key: str) -> float:
-    """Printed as %: IoUs already are, the pseudo-label shares are not."""
-    return 100.0 if key.startswith('pl_') else 1.0
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -337,10 +335,10 @@ def paired_differences(
     return out
 
 
-def _cell(stat: Optional[dict], scale: float = 1.0) -> str:
+def _cell(stat: Optional[dict]) -> str:
     if stat is None:
         return 'n/a'
-    return f'{stat["mean"] * scale:.2f} ± {stat["std"] * scale:.2f}'
+    return f'{stat["mean"]:.2f} ± {stat["std"]:.2f}'
 
 
 def markdown(result: dict) -> str:
@@ -363,7 +361,7 @@ def markdown(result: dict) -> str:
     paired = paired_differences(methods)
     for name, row in methods.items():
         stats = row['aggregate']
-        cells = [_cell(stats[key], _scale(key)) for key, _ in METRICS]
+        cells = [_cell(stats[key]) for key, _ in METRICS]
         cells.insert(2, 'n/a' if gaps[name] is None else f'{gaps[name]:.1f}')
         if name == REFERENCE:
             cells += ['reference', '']
@@ -376,9 +374,7 @@ def markdown(result: dict) -> str:
     lines.append('|---|---:|' + '---:|' * len(METRICS))
     for name, row in methods.items():
         for run in row['per_seed']:
-            values = [
-                'n/a' if run.get(k) is None else f'{run[k] * _scale(k):.2f}' for k, _ in METRICS
-            ]
+            values = ['n/a' if run.get(k) is None else f'{run[k]:.2f}' for k, _ in METRICS]
             lines.append(f'| {name} | {run["seed"]} | {" | ".join(values)} |')
     lines += [
         '',
@@ -467,7 +463,7 @@ def training_curves(result: dict, path: str, methods: Sequence[str] = CURVE_METH
         for name, curves in drawn.items():
             if key in curves:
                 steps, values = curves[key]
-                ax.plot(steps, [100 * v for v in values], label=name)
+                ax.plot(steps, values, label=name)
         ax.set_xlabel('iteration')
         ax.set_title(f'{label} (%)')
         ax.grid(alpha=0.3)
