@@ -66,3 +66,10 @@ fi
 echo "[setup] installing farcluss_mmseg (editable) and its dependencies"
 pip_install -e '.[tests]'
 "$py" -c 'import farcluss_mmseg, mmseg; print(f"[setup] ok: mmseg {mmseg.__version__}, farcluss_mmseg {farcluss_mmseg.__version__}")'
+# mmseg's own entry points as a script's first import (the start-up hook under mmcv-lite).
+if ! "$py" -c 'from mmseg.apis import init_model, inference_model'; then
+  site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "[setup] error: 'from mmseg.apis import init_model' fails in a fresh interpreter;" \
+       "is farcluss_mmseg_startup.pth in $site?" >&2
+  exit 1
+fi
