@@ -223,6 +223,8 @@ class _PatchingLoader(importlib.abc.Loader):
         self.after(module)
 
     def __getattr__(self, name: str):  # get_source, get_resource_reader, ... of the real loader
+        if name == 'loader':  # not set yet (e.g. while copying): no endless recursion
+            raise AttributeError(name)
         return getattr(self.loader, name)
 
 
