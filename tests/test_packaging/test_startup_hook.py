@@ -158,7 +158,7 @@ def test_user_project_inherits_a_shipped_config(demo_data_root, tmp_path):
     proc = subprocess.run(
         [
             sys.executable,
-            osp.join(e2e.REPO, 'tools', 'train.py'),
+            osp.join(osp.dirname(compat.__file__), '.mim', 'tools', 'train.py'),  # as the README
             str(config),
             '--work-dir',
             str(tmp_path / 'work'),
