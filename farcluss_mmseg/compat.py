@@ -101,7 +101,10 @@ class _MmcvExtStubLoader(importlib.abc.Loader):
         return stub
 
     def exec_module(self, module: types.ModuleType) -> None:
-        pass
+        # A spec without a loader, as a module nobody can import has: mmengine's
+        # mmcv_full_available() (pkgutil.find_loader) then sees mmcv-lite for what it is.
+        module.__spec__ = importlib.machinery.ModuleSpec(module.__name__, None)
+        module.__loader__ = None
 
 
 def _mmcv_ext_is_compiled(path: Optional[Sequence[str]] = None) -> Optional[bool]:
@@ -134,7 +137,9 @@ def _install_mmcv_ext_stub() -> bool:
     spec = _mmcv_ext_stub_spec()
     if spec is None:  # full mmcv, or no mmcv at all (mmseg will say so)
         return False
-    sys.modules['mmcv._ext'] = importlib.util.module_from_spec(spec)
+    stub = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stub)
+    sys.modules['mmcv._ext'] = stub
     return True
 
 
