@@ -109,7 +109,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(farcluss_run, demo_d
     resumed_entries = _train_entries(str(work_dir))
     assert [e['iter'] for e in resumed_entries] == [3, 4]
     for resumed, straight in zip(resumed_entries, _train_entries(farcluss_run.work_dir)[2:]):
-        for key in ('loss', 'loss_sup', 'loss_u', 'loss_c', 'pl_acc', 'lr'):
+        for key in ('loss', 'decode.loss_ce', 'loss_u', 'loss_c', 'pl_acc', 'lr'):
             assert resumed[key] == straight[key], key
 
     straight, resumed = _load(farcluss_run.checkpoint), _load(osp.join(work_dir, 'iter_4.pth'))
