@@ -219,7 +219,7 @@ def kill_inside_save(data_root: str, root: str, n: int) -> dict:
         hits += 1
         record = open(osp.join(wd, 'last_checkpoint')).read().strip()
         left.add(f'{"+".join(checkpoints(wd))}, last_checkpoint -> {osp.basename(record)}')
-        res = run(cmd[:4] + ['--resume'] + cmd[4:])
+        res = run(cmd[:5] + ['--resume'] + cmd[5:])
         resumed += res.returncode == 0 and 'resumed epoch: 0, iter: 1' in res.stdout + res.stderr
     return dict(
         scenario='kill -9 while a 37 MB checkpoint is written',
@@ -238,10 +238,11 @@ def disk_full(data_root: str, root: str) -> dict:
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    full = run(train_cmd(BASELINE, wd, data_root, resume=True), preexec=small_files)
+    four = 'train_cfg.max_iters=4'
+    full = run(train_cmd(BASELINE, wd, data_root, four, resume=True), preexec=small_files)
     record = open(osp.join(wd, 'last_checkpoint')).read().strip()
     kept = loadable(osp.join(wd, 'iter_2.pth'))
-    after = run(train_cmd(BASELINE, wd, data_root, resume=True))
+    after = run(train_cmd(BASELINE, wd, data_root, four, resume=True))
     return dict(
         scenario=f'disk full (`ulimit -f` {limit // 1024} KiB < {size // 1024} KiB checkpoint)',
         runs=1,
@@ -413,7 +414,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def ddp_kill(data_root: str, root: str, *extra: str, iters: int = 16) -> dict:
+def ddp_kill(data_root: str, root: str, *extra: str, iters: int = 8) -> dict:
     opts = [f'train_cfg.max_iters={iters}', 'default_hooks.checkpoint.max_keep_ckpts=1', *extra]
 
     def cmd(wd, resume=False):
