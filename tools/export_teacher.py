@@ -19,16 +19,14 @@ leaves no half-written file; OUT may not name the checkpoint or the config it re
 import argparse
 import copy
 import inspect
-import os
 import os.path as osp
-import tempfile
 from typing import Any, Dict, List, Tuple
 
-import torch
 from mmengine.config import Config
 from mmengine.runner import CheckpointLoader
 
 import farcluss_mmseg  # noqa: F401
+from farcluss_mmseg.engine.checkpoint import CHECKSUM_KEY, atomic_write_text, save_checkpoint
 
 # Keys of a training config that a plain evaluation/inference config does not need.
 TRAIN_ONLY_KEYS = (
@@ -239,22 +237,6 @@ def _plain_meta(obj: Any) -> Any:
     return obj
 
 
-def _atomic_write(path: str, write) -> None:
-    """Call ``write(tmp_path)``, fsync the file and rename it to ``path``."""
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.tmp-', dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _same_file(a: str, b: str) -> bool:
     return osp.realpath(a) == osp.realpath(b) or (
         osp.exists(a) and osp.exists(b) and osp.samefile(a, b)
@@ -302,19 +284,13 @@ def export(config: str, checkpoint: str, out: str, which: str = 'teacher') -> Li
         )
     plain, dropped = plain_config(cfg)
     source_meta = ckpt.get('meta', {})
-    # The source's checksum and hook messages describe the source file, not this one.
-    meta = {k: v for k, v in source_meta.items() if k not in ('hook_msgs', 'tensor_checksum')}
+    # The source's checksum and hook messages describe the source file; this one gets its own
+    # checksum (verified when the plugin loads it; stock mmseg ignores it).
+    meta = {k: v for k, v in source_meta.items() if k not in ('hook_msgs', CHECKSUM_KEY)}
     meta['exported_from'] = dict(checkpoint=osp.abspath(checkpoint), model=which)
     payload = {'meta': _plain_meta(meta), 'state_dict': weights}
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    _atomic_write(out, lambda tmp: torch.save(payload, tmp))
-    text = plain.pretty_text
-
-    def write_config(tmp: str) -> None:
-        with open(tmp, 'w') as f:
-            f.write(text)
-
-    _atomic_write(out_cfg, write_config)
+    save_checkpoint(payload, out)  # a temporary file renamed into place, as the config below
+    atomic_write_text(out_cfg, plain.pretty_text)
     return [out, out_cfg], dropped
 
 

@@ -73,6 +73,8 @@ def test_export_holds_exactly_the_teacher_weights(exported, farcluss_run):
     )
     assert meta['exported_from'] == dict(checkpoint=farcluss_run.checkpoint, model='teacher')
     assert 'hook_msgs' not in meta
+    # Its own checksum (the source's covers other tensors), verified when the plugin loads it.
+    assert meta['tensor_checksum']['tensors'] == len(weights)
 
 
 def _types(obj) -> set:
