@@ -48,7 +48,7 @@ need the fine images' names); read ``labeled.txt`` with UniMatch's merged ``Segm
 
 Example::
 
-    python tools/dataset_converters/convert_unimatch_splits.py ../shared/splits/unimatch data/splits
+    python tools/dataset_converters/convert_unimatch_splits.py UniMatch/splits data/splits
     python tools/dataset_converters/convert_unimatch_splits.py my_splits/pascal data/splits \\
         --custom-sizes
 """
