@@ -93,6 +93,8 @@ def main():
     if args.resume and cfg.get('load_from') is None:
         # mmengine trusts last_checkpoint blindly; see find_resume_checkpoint for the rules.
         cfg.load_from, resume_notes = find_resume_checkpoint(cfg.work_dir)
+        # Nothing loadable: start afresh instead of letting mmengine retry last_checkpoint.
+        cfg.resume = cfg.load_from is not None
     if 'find_unused_parameters' in cfg and cfg.get('model_wrapper_cfg') is not None:
         # mmengine reads the top-level key only without a model_wrapper_cfg.
         cfg.model_wrapper_cfg.find_unused_parameters = cfg.find_unused_parameters

@@ -252,3 +252,23 @@ def test_init_model_loads_a_plain_state_dict(baseline_run, tmp_path, one_torch_t
     model = init_model(baseline_run.config, str(path), device='cpu')
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, weights[name]), name
+
+
+def test_resume_with_nothing_loadable_starts_afresh(demo_data_root, tmp_path):
+    work_dir = tmp_path / 'broken'
+    work_dir.mkdir()
+    (work_dir / 'iter_2.pth').write_bytes(b'')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_2.pth'))
+    e2e.train(BASELINE, str(work_dir), demo_data_root, resume=True, max_iters=2)
+    (run_dir,) = e2e.run_dirs(str(work_dir))
+    log = e2e.read_log(run_dir)
+    assert (
+        f'--resume: {work_dir}/iter_2.pth cannot be loaded: {work_dir}/iter_2.pth is empty' in log
+    )
+    assert (
+        f'--resume: no loadable checkpoint in {work_dir}: training starts from the beginning.'
+        in log
+    )
+    assert [e['iter'] for e in e2e.read_scalars(run_dir) if 'iter' in e] == [1, 2]
+    assert _files(work_dir) == ['iter_2.pth']  # the empty file was replaced by a real one
+    assert _weights(work_dir / 'iter_2.pth')
