@@ -207,7 +207,7 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
     cmd = [sys.executable, 'tools/analysis_tools/compare_methods.py', '--smoke']
     cmd += ['--data-root', demo_data_root, '--out', out, '--threads', '1']
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     with open(osp.join(out, 'compare_methods.json')) as f:
