@@ -7,7 +7,7 @@ from typing import List, Optional
 import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmseg.registry import HOOKS
 
@@ -238,7 +238,8 @@ class SafeCheckpointHook(CheckpointHook):
 
     # --- loading ---------------------------------------------------------------------------------
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        wrapped = is_model_wrapper(runner.model) or isinstance(runner.model, BaseTTAModel)
+        model = runner.model.module if wrapped else runner.model  # as mmengine's loader unwraps
         state = checkpoint.get('state_dict', checkpoint)
         state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
         # A trial load (mmengine loads the same weights right after) so that models that rename
