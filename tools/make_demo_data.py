@@ -17,13 +17,16 @@ Writes, below ``--out``::
 The scenes and the classes are described in :class:`farcluss_mmseg.datasets.FarclussDemoDataset`,
 whose ``METAINFO`` is the one list of class names and colours. Image ``i`` is drawn from
 ``np.random.default_rng([seed, i])`` alone, so the output is byte-identical for the same
-arguments (same library versions) and the first images do not depend on ``--num-train``.
-Unlabeled images keep their label files (to monitor pseudo-label accuracy only). Wires stay
-1-2 px wide at any ``--size``, so the rare class's share grows as images shrink (0.38 % of the
-train pixels at the default 96 px, about 2 % at 32 px).
+arguments (same library versions) and the first images do not depend on ``--num-train``
+(the poles come from a second stream, ``default_rng([seed, i, 1])``). Unlabeled images keep
+their label files (to monitor pseudo-label accuracy only). Every object scales with
+``--size``. The rare class (``pole``) is in about one image in five and under 1 % of the
+pixels, but 8-11 % of the image wide, so it spans about one cell of the network's stride-8
+output at the default 96 px (the sizes are chosen so that a fully supervised run learns every
+class: see docs/benchmarks/demo_design_cpu.md).
 
 Labeled subsets are drawn without replacement from ``np.random.default_rng([seed, denominator,
-attempt])`` with ``attempt = 0``; if no drawn image contains the rare class (``wire``), the
+attempt])`` with ``attempt = 0``; if no drawn image contains the rare class (``pole``), the
 draw is repeated with ``attempt + 1`` (the count of redraws is printed and stored), so every
 labeled subset shows the rare class at least once.
 
@@ -49,13 +52,15 @@ from farcluss_mmseg.datasets.farcluss_demo import FarclussDemoDataset
 CLASSES: Tuple[str, ...] = tuple(FarclussDemoDataset.METAINFO['classes'])
 PALETTE: List[List[int]] = FarclussDemoDataset.METAINFO['palette']
 C = {name: index for index, name in enumerate(CLASSES)}
-RARE_CLASS = 'wire'
+RARE_CLASS = 'pole'
 IGNORE = 255
 IGNORE_COLOUR = (224, 224, 192)  # as in Pascal VOC
 SPLITS = {'1_16': 16, '1_8': 8}
-GENERATOR_VERSION = 1  # bump when the drawing changes, so that old datasets are regenerated
+GENERATOR_VERSION = 2  # bump when the drawing changes, so that old datasets are regenerated
 JPEG_QUALITY = 90
 MAX_REDRAWS = 1000
+TYRE_COLOUR = np.array([35, 35, 35], np.float32)  # fixed: a drawn colour would shift the stream
+POLE_PROBABILITY = 0.2  # share of images with poles: keeps the rare class under 1 % of pixels
 
 # Colour ranges (RGB low, high) per class, one pair per look; a look is drawn uniformly.
 # They overlap across classes on purpose: colour alone does not tell the classes apart.
@@ -65,9 +70,9 @@ COLOURS = {
     'building': [((85, 85, 85), (200, 195, 185)), ((150, 110, 80), (210, 170, 130))],
     'tree': [((35, 75, 25), (100, 150, 80)), ((140, 90, 30), (200, 150, 60))],
     'water': [((60, 100, 140), (150, 185, 230)), ((90, 110, 100), (150, 170, 160))],
-    'rock': [((85, 80, 70), (170, 160, 150)), ((120, 100, 75), (175, 150, 120))],
+    'rock': [((85, 85, 85), (120, 120, 120)), ((140, 140, 140), (180, 180, 180))],  # greys
     'vehicle': [((25, 25, 25), (235, 235, 235))],
-    'wire': [((15, 15, 15), (80, 80, 80)), ((140, 140, 140), (200, 200, 200))],
+    'pole': [((30, 25, 20), (95, 80, 65)), ((150, 150, 150), (215, 215, 210))],
 }
 
 
@@ -102,15 +107,21 @@ def _pattern(name: str, rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray
         angle = rng.uniform(0, 2 * np.pi)
         phase = (xx * np.cos(angle) + yy * np.sin(angle)) / rng.uniform(15, 35)
         t = (0.5 + 0.5 * np.sin(2 * np.pi * phase)) ** 2
-    else:  # wire: plain
-        t = np.zeros_like(yy)
+    else:  # pole: horizontal bands (painted marker pole)
+        period = rng.uniform(4, 8)
+        t = ((yy + rng.uniform(0, period)) % period < 0.5 * period).astype(np.float32)
     return np.clip(t, 0, 1)
 
 
 def _texture(name: str, rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-    """An RGB float32 texture (S, S, 3): two colours of one look mixed by the class pattern."""
-    lo, hi = COLOURS[name][rng.integers(len(COLOURS[name]))]
-    c1, c2 = rng.uniform(lo, hi, size=(2, 3)).astype(np.float32)
+    """An RGB float32 texture (S, S, 3): two colours of one look mixed by the class pattern
+    (the rare class: one colour of each of its two looks, so that its bands always contrast)."""
+    if name == RARE_CLASS:
+        looks = COLOURS[name][:: rng.choice([1, -1])]
+        c1, c2 = (rng.uniform(lo, hi, size=3).astype(np.float32) for lo, hi in looks)
+    else:
+        lo, hi = COLOURS[name][rng.integers(len(COLOURS[name]))]
+        c1, c2 = rng.uniform(lo, hi, size=(2, 3)).astype(np.float32)
     return c1 + (c2 - c1) * _pattern(name, rng, yy, xx)[..., None]
 
 
@@ -120,10 +131,14 @@ def _trapezoid(x: float, bottom: float, top: float, width: float, top_width: flo
                      (x + top_width / 2, top), (x - top_width / 2, top)])  # fmt: skip
 
 
-def _objects(rng: np.random.Generator, s: int, ground_y: Callable) -> List[Tuple[float, str, list]]:
+def _objects(
+    rng: np.random.Generator, pole_rng: np.random.Generator, s: int, ground_y: Callable
+) -> List[Tuple[float, str, list]]:
     """Draw the object list: ``(depth, class name, shapes)``, sorted far to near.
 
-    ``ground_y(x)`` is the top edge of the ground in column ``x`` (the horizon).
+    ``ground_y(x)`` is the top edge of the ground in column ``x`` (the horizon). The poles (the
+    rare class) come from their own ``pole_rng``, so adding or tuning them leaves the other
+    objects of an image as they are.
     """
     objects = []
     for _ in range(rng.integers(0, 4)):  # buildings standing on the horizon, some with a roof
@@ -146,13 +161,13 @@ def _objects(rng: np.random.Generator, s: int, ground_y: Callable) -> List[Tuple
     for _ in range(rng.integers(0, 5)):  # rocks: irregular polygons on the ground
         x = rng.uniform(0, 1) * s
         y = rng.uniform(ground_y(x) + 0.05 * s, 1.05 * s)
-        r = rng.uniform(0.07, 0.18) * s
+        r = rng.uniform(0.13, 0.3) * s
         angles = np.sort(rng.uniform(0, 2 * np.pi, size=rng.integers(5, 10)))
         radii = r * rng.uniform(0.6, 1.0, size=angles.size)
         points = np.stack([x + radii * np.cos(angles), y + 0.7 * radii * np.sin(angles)], 1)
         objects.append((y + 0.7 * r, 'rock', [('poly', points)]))
     for _ in range(rng.choice([0, 1, 1, 2])):  # vehicles: body, cabin, wheels
-        w = rng.uniform(0.15, 0.28) * s
+        w = rng.uniform(0.3, 0.5) * s
         h, x = 0.35 * w, rng.uniform(0, 1) * s
         base = rng.uniform(ground_y(x) + 0.1 * s, 1.0 * s)
         cabin_x = x + rng.uniform(-0.15, 0.15) * w
@@ -161,6 +176,15 @@ def _objects(rng: np.random.Generator, s: int, ground_y: Callable) -> List[Tuple
         for sign in (-1, 1):
             shapes.append(('circle', (x + sign * 0.3 * w, base - 0.12 * w), 0.12 * w))
         objects.append((base, 'vehicle', shapes))
+    if pole_rng.random() < POLE_PROBABILITY:  # the rare class: poles with a crossarm
+        for _ in range(pole_rng.choice([1, 1, 1, 2])):
+            w, h = pole_rng.uniform(0.08, 0.11) * s, pole_rng.uniform(0.25, 0.4) * s
+            x = pole_rng.uniform(0.05, 0.95) * s
+            base = ground_y(x) + pole_rng.uniform(0.02, 0.3) * s
+            arm_y, arm_w = base - 0.9 * h, pole_rng.uniform(2.5, 3.5) * w
+            shapes = [_trapezoid(x, base, base - h, w, 0.8 * w),
+                      _trapezoid(x, arm_y + 0.5 * w, arm_y, arm_w, arm_w)]  # fmt: skip
+            objects.append((base, RARE_CLASS, shapes))
     return sorted(objects, key=lambda obj: obj[0])  # far (small y) first: near objects occlude
 
 
@@ -192,11 +216,11 @@ def draw_image(seed: int, index: int, size: int) -> Tuple[np.ndarray, np.ndarray
     canvas = _texture('sky', rng, yy, xx)
     label = np.full((s, s), C['sky'], np.uint8)
 
-    def paint(name: str, mask: np.ndarray, sigma: float) -> None:
+    def paint(name: str, mask: np.ndarray, sigma: float, layer_rng=rng) -> None:
         """Composite a layer with a blurred (soft) edge; the label edge stays sharp."""
         nonlocal canvas
         alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)[..., None]
-        canvas = canvas + alpha * (_texture(name, rng, yy, xx) - canvas)
+        canvas = canvas + alpha * (_texture(name, layer_rng, yy, xx) - canvas)
         label[mask > 0] = C[name]
 
     # A wavy, tilted horizon: ground_y(x) is the ground's top edge in column x.
@@ -214,26 +238,19 @@ def draw_image(seed: int, index: int, size: int) -> Tuple[np.ndarray, np.ndarray
         axes = (round(rng.uniform(0.2, 0.45) * s), round(rng.uniform(0.06, 0.14) * s))
         cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
         paint('water', mask, rng.uniform(0.5, 1.5))
-    for _, name, shapes in _objects(rng, s, ground_y):
-        paint(name, _mask(s, shapes), rng.uniform(0.5, 1.5))
+    pole_rng = np.random.default_rng([seed, index, 1])
+    for _, name, shapes in _objects(rng, pole_rng, s, ground_y):
+        layer_rng = pole_rng if name == RARE_CLASS else rng
+        paint(name, _mask(s, shapes), layer_rng.uniform(0.5, 1.5), layer_rng)
+        if name == 'vehicle':  # dark tyres over the two wheels (a fixed colour: no draw)
+            alpha = cv2.GaussianBlur(_mask(s, shapes[-2:]).astype(np.float32), (0, 0), 0.5)
+            canvas = canvas + alpha[..., None] * (TYRE_COLOUR - canvas)
 
-    # One-pixel ignore band along every region boundary, as in VOC (wires come after it).
+    # One-pixel ignore band along every region boundary, as in VOC.
     edge = np.zeros((s, s), bool)
     edge[:, :-1] |= label[:, :-1] != label[:, 1:]
     edge[:-1, :] |= label[:-1, :] != label[1:, :]
     label[edge] = IGNORE
-
-    if rng.random() < 0.25:  # 1-2 sagging overhead wires, 1-2 px thick
-        for _ in range(rng.choice([1, 1, 1, 2])):
-            y0, y1 = rng.uniform(0.05, 0.9, size=2) * max(horizon, 0.2 * s)
-            sag = rng.uniform(0.02, 0.1) * s
-            u = np.linspace(0, 1, 16)
-            x = -0.1 * s + 1.2 * s * u
-            y = y0 + (y1 - y0) * u + 4 * sag * u * (1 - u)
-            mask = np.zeros((s, s), np.uint8)
-            points = np.round(np.stack([x, y], 1)).astype(np.int32)
-            cv2.polylines(mask, [points], False, 1, thickness=int(rng.choice([1, 1, 1, 2])))
-            paint('wire', mask, rng.uniform(0.3, 0.6))
 
     # Illumination: global gain, colour cast, linear gradient; then sensor noise.
     angle = rng.uniform(0, 2 * np.pi)

@@ -19,22 +19,24 @@ class FarclussDemoDataset(CheckedSegMixin, BaseSegDataset):
     ``tools/make_demo_data.py`` draws the data in the Pascal VOC layout (``JPEGImages/*.jpg``,
     palette ``SegmentationClass/*.png`` with 255 on a one-pixel band along region boundaries,
     ``splits/{train,val}.txt`` and ``splits/{1_16,1_8}/{labeled,unlabeled}.txt``). It takes
-    its class names and palette from :attr:`METAINFO`, so the two cannot disagree. The classes,
-    most frequent first; colours overlap between classes on purpose, so shape, texture and
-    context are needed:
+    its class names and palette from :attr:`METAINFO`, so the two cannot disagree. The classes;
+    colours overlap between classes on purpose, so shape, texture and context are needed:
 
     0. ``sky``: the upper part of every image; a vertical colour gradient with soft clouds;
        bluish or overcast grey (overlaps ``water`` and ``building``).
     1. ``ground``: below a slightly wavy horizon; fine-grained noise; brown, olive or grassy
-       green (overlaps ``tree`` and ``rock``).
+       green (overlaps ``tree``).
     2. ``building``: rectangles, some with a roof, standing on the horizon; a window grid.
     3. ``tree``: canopies made of overlapping discs on a trunk; spotty blob texture.
     4. ``water``: an ellipse on the ground; horizontal wavy stripes; sky-like colours.
-    5. ``rock``: irregular polygons on the ground; mottled noise with directional shading.
-    6. ``vehicle``: small boxes with a cabin and wheels on the ground; any colour; specular
-       gradient.
-    7. ``wire``: 1–2 px sagging overhead lines, in about one image in five, drawn in
-       front of everything and not bordered by ignore pixels; the rare class (< 1 % of pixels).
+    5. ``rock``: irregular polygons on the ground; mottled noise with directional shading;
+       grey (overlaps ``building`` and overcast ``sky``).
+    6. ``vehicle``: boxes with a cabin and two dark tyres on the ground; any colour;
+       specular gradient.
+    7. ``pole``: upright poles with a crossarm, 8–11 % of the image wide and 25–40 % high,
+       standing on the ground, in about one image in five; horizontal bands, dark brown and
+       light grey; the rare class (< 1 % of the pixels), about one cell of the network's
+       stride-8 output wide.
 
     Objects occlude each other (drawn back to front), edges are blurred in the image (the label
     stays sharp), and each image has its own brightness, colour cast and illumination gradient.
@@ -51,7 +53,7 @@ class FarclussDemoDataset(CheckedSegMixin, BaseSegDataset):
     """
 
     METAINFO = dict(
-        classes=('sky', 'ground', 'building', 'tree', 'water', 'rock', 'vehicle', 'wire'),
+        classes=('sky', 'ground', 'building', 'tree', 'water', 'rock', 'vehicle', 'pole'),
         palette=[
             [70, 130, 180],
             [145, 110, 70],

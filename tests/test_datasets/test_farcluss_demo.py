@@ -26,7 +26,7 @@ def test_metainfo_is_the_generators_class_list(make_demo_data_tool):
         'water',
         'rock',
         'vehicle',
-        'wire',
+        'pole',
     )
     assert len(FarclussDemoDataset.METAINFO['palette']) == 8
     assert make_demo_data_tool.CLASSES == FarclussDemoDataset.METAINFO['classes']

@@ -11,7 +11,7 @@ from PIL import Image
 
 from farcluss_mmseg.datasets import FarclussDemoDataset
 
-WIRE = 7
+POLE = 7
 
 
 def _lines(root, name):
@@ -63,15 +63,15 @@ def test_files_follow_the_voc_layout(demo_data_root):
 
 def test_classes_are_long_tailed_with_a_rare_class(demo_data_root):
     counts = np.zeros(256, np.int64)
-    has_wire = {}
+    has_pole = {}
     for stem in _lines(demo_data_root, 'train.txt'):
         label_counts = np.bincount(_label(demo_data_root, stem).ravel(), minlength=256)
         counts += label_counts
-        has_wire[stem] = label_counts[WIRE] > 0
+        has_pole[stem] = label_counts[POLE] > 0
     assert np.flatnonzero(counts).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 255]
     share = counts / counts.sum()
-    assert 0 < share[WIRE] < 0.01  # the rare class: 0.15 % here
-    assert share[:8].argmin() == WIRE and share[:8].max() > 100 * share[WIRE]
+    assert 0 < share[POLE] < 0.01  # the rare class (just under 1 % in these 48 images)
+    assert share[:8].argmin() == POLE and share[:8].max() > 30 * share[POLE]
     assert 0.01 < share[255] < 0.1  # the ignore band
     with open(osp.join(demo_data_root, 'class_stats.json')) as f:
         stats = json.load(f)
@@ -79,14 +79,41 @@ def test_classes_are_long_tailed_with_a_rare_class(demo_data_root):
     assert stats['classes'] == names
     measured = dict(zip(names + ['ignore'], share[list(range(8)) + [255]]))
     assert stats['train_pixel_frequency'] == pytest.approx(measured, abs=1e-6)
-    assert stats['train_images_with_class']['wire'] == sum(has_wire.values())
+    assert stats['train_images_with_class']['pole'] == sum(has_pole.values())
     for split in ('1_16', '1_8'):
-        assert any(has_wire[stem] for stem in _lines(demo_data_root, f'{split}/labeled.txt'))
+        assert any(has_pole[stem] for stem in _lines(demo_data_root, f'{split}/labeled.txt'))
+
+
+def _runs(mask):
+    """Lengths of the runs of True along the last axis."""
+    padded = np.pad(mask.astype(np.int8), [(0, 0)] * (mask.ndim - 1) + [(1, 1)])
+    edges = np.diff(padded, axis=-1)
+    return np.flatnonzero(edges.ravel() == -1) - np.flatnonzero(edges.ravel() == 1)
+
+
+def test_rare_class_is_rare_but_wide_enough_for_the_output_stride(tmp_path, make_demo_data_tool):
+    out = str(tmp_path / 'demo')
+    stats = make_demo_data_tool.make_demo_data(out, num_train=160, num_val=1, verbose=False)
+    widths, images, pixels = [], 0, 0
+    for stem in _lines(out, 'train.txt'):
+        pole = _label(out, stem) == POLE
+        pixels += pole.sum()
+        if pole.any():
+            images += 1
+            widths.append(_runs(pole))  # horizontal extent of every row of every pole
+    assert images == stats['train_images_with_class']['pole']
+    assert images == 30  # about one image in five
+    assert 0.005 < pixels / (160 * 96 * 96) < 0.01  # under 1 % of the pixels (0.73 % here)
+    widths = np.concatenate(widths)
+    # The shaft (the crossarm is wider) is 8-11 % of 96 px (7.7-10.6 px) less the 1 px ignore
+    # band, tapering to 0.8 of that at the top: about one stride-8 output cell.
+    assert np.median(widths) == 8
+    assert np.percentile(widths, 25) >= 6  # shorter rows: occluded or cut by the image edge
 
 
 def test_output_is_byte_identical_for_a_seed(tmp_path, make_demo_data_tool):
     make = make_demo_data_tool.make_demo_data
-    for name, seed, num_train in (('a', 0, 16), ('b', 0, 16), ('c', 1, 16), ('d', 0, 17)):
+    for name, seed, num_train in (('a', 0, 16), ('b', 0, 16), ('c', 2, 16), ('d', 0, 17)):
         make(
             str(tmp_path / name), seed=seed, num_train=num_train, num_val=2, size=32, verbose=False
         )
@@ -135,7 +162,7 @@ def test_draw_labeled_redraws_until_the_rare_class_is_in(make_demo_data_tool):
     assert (redraws, len(chosen), 2 in chosen) == (expected_redraws, 2, True)
     chosen, _ = make_demo_data_tool.draw_labeled(np.ones(33, bool), denominator=16, seed=0)
     assert len(chosen) == 3  # ceil(33 / 16)
-    with pytest.raises(ValueError, match="no train image contains the rare class 'wire'"):
+    with pytest.raises(ValueError, match="no train image contains the rare class 'pole'"):
         make_demo_data_tool.draw_labeled(np.zeros(32, bool), denominator=16, seed=0)
 
 
@@ -154,11 +181,14 @@ def test_bad_arguments_are_refused(tmp_path, make_demo_data_tool, kwargs):
 
 def test_command_line_prints_the_summary(tmp_path, capsys, make_demo_data_tool):
     out = str(tmp_path / 'demo')
-    make_demo_data_tool.main(['--out', out, '--num-train', '16', '--num-val', '2', '--size', '32'])
+    args = ['--out', out, '--num-train', '16', '--num-val', '2', '--size', '32']
+    stats = make_demo_data_tool.main(args)
     printed = capsys.readouterr().out
-    assert re.search(r'\n1_16/labeled +1  \(redraws for the rare class: 0\)\n', printed)
+    redraws = stats['redraws']['1_16']
+    assert redraws > 0  # 4 of the 16 images hold a pole: the first draw of one image missed
+    assert re.search(rf'\n1_16/labeled +1  \(redraws for the rare class: {redraws}\)\n', printed)
     assert re.search(r'\n1_8/unlabeled +14\n', printed)
-    assert re.search(r'wire +\d+\.\d\d %  \(\d+ images\)  <- rare class', printed)
+    assert re.search(r'pole +\d+\.\d\d %  \(\d+ images\)  <- rare class', printed)
     make_demo_data_tool.main(['--out', out, '--num-train', '16', '--num-val', '2', '--size', '32'])
     assert 'already holds this dataset (--force regenerates)' in capsys.readouterr().out
     with pytest.raises(SystemExit):
