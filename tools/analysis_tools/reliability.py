@@ -7,9 +7,9 @@ Runs ``tools/train.py`` / ``tools/dist_train.sh`` / ``tools/test.py`` as a user'
 treat them -- real subprocesses, real files, real signals -- on the demo data with a tiny
 network (``tests/test_tools/conftest.py``'s ``tiny_options``), and writes one markdown table:
 
-* **kill at random moments**: ``--kills`` runs of 8 iterations (a checkpoint every 2, one
-  kept) killed with SIGKILL at a uniformly random time, then ``--resume``; the final weights
-  are compared bit for bit with an uninterrupted run.
+* **kill at random moments**: ``--kills`` runs of 40 iterations (a checkpoint every 4, one
+  kept) killed with SIGKILL at a uniformly random moment of the training loop, then
+  ``--resume``; the final weights are compared bit for bit with an uninterrupted run.
 * **kill inside the save**: the demo network at full width (37 MB checkpoints), SIGKILL the
   moment the temporary checkpoint file appears, then ``--resume``.
 * **disk full**: ``ulimit -f`` (RLIMIT_FSIZE) below the checkpoint size on a resumed run.
@@ -47,6 +47,8 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_tools'))
 import conftest as e2e  # noqa: E402  (the tiny-network options the tests use)
+
+from farcluss_mmseg.engine.checkpoint import TMP_MARK  # noqa: E402
 
 BASELINE, FARCLUSS = e2e.BASELINE, e2e.FARCLUSS
 TIMEOUT = 600
@@ -157,31 +159,54 @@ def loadable(path: str) -> bool:
 
 
 # --- scenarios -------------------------------------------------------------------------------
+def _training_started(work_dir: str) -> bool:
+    return bool(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+
+
 def kills_at_random(data_root: str, root: str, n: int, rng: random.Random) -> dict:
-    iters = ['train_cfg.max_iters=8', 'default_hooks.checkpoint.max_keep_ckpts=1']
+    """SIGKILL at a uniformly random moment of the training loop (after start-up)."""
+    iters = [
+        'train_cfg.max_iters=40',
+        'default_hooks.checkpoint.interval=4',
+        'default_hooks.checkpoint.max_keep_ckpts=1',
+    ]
     straight = osp.join(root, 'straight')
-    t0 = time.time()
-    run(train_cmd(BASELINE, straight, data_root, *iters))
-    duration = time.time() - t0
-    identical = resumed_ok = 0
-    left = []
+    proc = start(train_cmd(BASELINE, straight, data_root, *iters))
+    while proc.poll() is None and not _training_started(straight):
+        time.sleep(0.01)
+    began = time.time()
+    proc.wait()
+    loop = time.time() - began
+    identical = resumed_ok = in_save = 0
+    lost = []
     for i in range(n):
         wd = osp.join(root, f'kill_{i}')
         proc = start(train_cmd(BASELINE, wd, data_root, *iters))
-        time.sleep(rng.uniform(0.3, 1.0) * duration)
+        while proc.poll() is None and not _training_started(wd):
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, loop))
         kill_group(proc)
-        left.append('+'.join(c for c in checkpoints(wd)) or 'nothing')
+        in_save += bool(glob.glob(osp.join(wd, f'.*{TMP_MARK}*')))
         res = run(train_cmd(BASELINE, wd, data_root, *iters, resume=True))
         if res.returncode == 0:
             resumed_ok += 1
-            identical += same_weights(osp.join(straight, 'iter_8.pth'), osp.join(wd, 'iter_8.pth'))
-    kinds = sorted(set(left))
+            identical += same_weights(
+                osp.join(straight, 'iter_40.pth'), osp.join(wd, 'iter_40.pth')
+            )
+            text = res.stdout + res.stderr
+            at = (
+                text.split('resumed epoch: 0, iter: ')[1].split()[0]
+                if 'resumed epoch' in text
+                else 0
+            )
+            lost.append(str(at))
     return dict(
-        scenario='kill -9 at a random moment',
+        scenario='kill -9 at a random moment of training (40 iterations, a checkpoint every 4)',
         runs=n,
-        left=f'on disk at the kill: {", ".join(kinds)}',
-        outcome=f'{resumed_ok}/{n} resumed to the end; {identical}/{n} final weights bit-identical '
-        'to an uninterrupted run',
+        left=f'{in_save} kills landed inside a save; resumed from iteration '
+        f'{", ".join(lost) or "-"}',
+        outcome=f'{resumed_ok}/{n} resumed to the end; {identical}/{n} final weights '
+        'bit-identical to an uninterrupted run',
     )
 
 
@@ -242,13 +267,13 @@ def disk_full(data_root: str, root: str) -> dict:
     full = run(train_cmd(BASELINE, wd, data_root, four, resume=True), preexec=small_files)
     record = open(osp.join(wd, 'last_checkpoint')).read().strip()
     kept = loadable(osp.join(wd, 'iter_2.pth'))
+    files = '+'.join(checkpoints(wd))
     after = run(train_cmd(BASELINE, wd, data_root, four, resume=True))
     return dict(
         scenario=f'disk full (`ulimit -f` {limit // 1024} KiB < {size // 1024} KiB checkpoint)',
         runs=1,
         left=f'exit {full.returncode}: "{last_line(full.stderr)[:120]}"; '
-        f'{"+".join(checkpoints(wd))} (iter_2 loadable: {kept}), last_checkpoint -> '
-        f'{osp.basename(record)}',
+        f'{files} (iter_2 loadable: {kept}), last_checkpoint -> {osp.basename(record)}',
         outcome=f'resume without the limit: exit {after.returncode}, files '
         f'{"+".join(checkpoints(wd))}',
     )
@@ -398,7 +423,8 @@ def hostile_files(checkpoint: str, root: str, config: Optional[str] = None) -> d
             except Exception as err:
                 said = f'{type(err).__name__}: {str(err).splitlines()[0]}'
         said = said.replace(root + '/', '').replace('|', '/')
-        rows.append(f'{name}: {said[:110]}')
+        said = said.replace('farcluss_mmseg.engine.checkpoint.', '')
+        rows.append(f'{name}: {said.split(". ")[0].split(": it ")[0][:100]}')
     return dict(
         scenario='hostile or broken files '
         + ('given to tools/test.py' if config else 'loaded in-process (the loader alone)'),
