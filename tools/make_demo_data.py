@@ -70,7 +70,7 @@ COLOURS = {
     'building': [((85, 85, 85), (200, 195, 185)), ((150, 110, 80), (210, 170, 130))],
     'tree': [((35, 75, 25), (100, 150, 80)), ((140, 90, 30), (200, 150, 60))],
     'water': [((60, 100, 140), (150, 185, 230)), ((90, 110, 100), (150, 170, 160))],
-    'rock': [((85, 85, 85), (120, 120, 120)), ((140, 140, 140), (180, 180, 180))],  # greys
+    'rock': [((65, 65, 65), (100, 100, 100)), ((160, 160, 160), (200, 200, 200))],  # greys
     'vehicle': [((25, 25, 25), (235, 235, 235))],
     'pole': [((30, 25, 20), (95, 80, 65)), ((150, 150, 150), (215, 215, 210))],
 }
@@ -235,7 +235,7 @@ def draw_image(seed: int, index: int, size: int) -> Tuple[np.ndarray, np.ndarray
         mask = np.zeros((s, s), np.uint8)
         x = rng.uniform(0, 1) * s
         centre = (round(x), round(rng.uniform(ground_y(x) + 0.2 * s, 1.0 * s)))
-        axes = (round(rng.uniform(0.2, 0.45) * s), round(rng.uniform(0.06, 0.14) * s))
+        axes = (round(rng.uniform(0.25, 0.5) * s), round(rng.uniform(0.08, 0.16) * s))
         cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
         paint('water', mask, rng.uniform(0.5, 1.5))
     pole_rng = np.random.default_rng([seed, index, 1])

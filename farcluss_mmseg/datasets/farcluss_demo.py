@@ -30,7 +30,7 @@ class FarclussDemoDataset(CheckedSegMixin, BaseSegDataset):
     3. ``tree``: canopies made of overlapping discs on a trunk; spotty blob texture.
     4. ``water``: an ellipse on the ground; horizontal wavy stripes; sky-like colours.
     5. ``rock``: irregular polygons on the ground; mottled noise with directional shading;
-       grey (overlaps ``building`` and overcast ``sky``).
+       dark or light grey (overlaps ``building`` and overcast ``sky``).
     6. ``vehicle``: boxes with a cabin and two dark tyres on the ground; any colour;
        specular gradient.
     7. ``pole``: upright poles with a crossarm, 8–11 % of the image wide and 25–40 % high,
