@@ -23,7 +23,7 @@ BASELINE = 'configs/baselines/deeplabv3plus_r18-w32-d8_1xb8-600it_farcluss-demo-
 FARCLUSS = (
     'configs/farcluss/farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-600it_farcluss-demo-1-16-96x96.py'
 )
-CLASSES = ('sky', 'ground', 'building', 'tree', 'water', 'rock', 'vehicle', 'wire')
+CLASSES = ('sky', 'ground', 'building', 'tree', 'water', 'rock', 'vehicle', 'pole')
 MAX_ITERS = 4  # checkpoints at 2 and 4, both kept
 TIMEOUT = 300  # seconds per tool run
 

@@ -82,17 +82,18 @@ def test_farcluss_train_logs_losses_and_pseudo_label_stats(farcluss_run):
         'pl_class_weight_min',
         'pl_class_weight_max',
         'pl_acc',
+        'pl_used_acc',
     ]
-    losses = ['loss_sup', 'loss_u', 'loss_c']
-    other = ['lr', 'data_time', 'time', 'iter', 'step', 'loss', 'sup_acc_seg']
+    losses = ['decode.loss_ce', 'loss_u', 'loss_c']  # the supervised twin's key for L_s
+    other = ['lr', 'data_time', 'time', 'iter', 'step', 'loss', 'decode.acc_seg']
     for e in entries:
         assert set(e) == set(losses + stats + other)
         assert e['loss'] == pytest.approx(sum(e[k] for k in losses), rel=1e-6)
         assert 0 <= e['pl_weight_mean'] <= 1
-        assert e['pl_used_ratio'] == 1.0  # entropy_threshold=None keeps every valid pixel
+        assert e['pl_used_ratio'] == 100.0  # (%) entropy_threshold=None keeps every valid pixel
         assert e['pl_num_classes_present'] in range(1, len(CLASSES) + 1)
         assert 0 <= e['pl_class_weight_min'] <= e['pl_class_weight_max'] <= 10.0  # max weight
-        assert 0 <= e['pl_acc'] <= 1
+        assert 0 <= e['pl_acc'] <= 100 and 0 <= e['pl_used_acc'] <= 100  # %, as acc_seg
         assert e['loss_u'] >= 0 and e['loss_c'] > 0  # the unlabeled branch reaches the weights
 
 
