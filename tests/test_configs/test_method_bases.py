@@ -70,6 +70,8 @@ def test_config_resolves_to_its_method_base(rel):
             if path in expected or path == 'contrast_loss':
                 expected = {k: v for k, v in expected.items() if not k.startswith(path)}
             expected[path] = value
+    if 'farcluss-demo' in rel:  # the demo's shared burn-in and monitored rare class
+        expected.update({'semi_train_cfg.burn_in_iters': 200, 'semi_train_cfg.rare_class': 7})
     assert _flatten(ours) == expected
     runtime = resolved(osp.join('configs', '_base_', 'default_runtime.py'))
     assert cfg['custom_hooks'] == runtime['custom_hooks'] + base['method_hooks']
