@@ -16,7 +16,7 @@ demo: setup
 	$(BIN)/python tools/run_demo.py
 
 test: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=25 tests
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -422,7 +422,8 @@ def test_one_training_iteration_on_the_fixtures(rel, roots, tmp_path):
     assert runner.iter == 1
     scalars = {k: v.current() for k, v in runner.message_hub.log_scalars.items()}
     losses = {k: v for k, v in scalars.items() if k.startswith('train/loss')}
-    assert {'train/loss', 'train/loss_sup', 'train/loss_u', 'train/loss_c'} <= set(losses)
+    assert {'train/loss', 'train/loss_u', 'train/loss_c'} <= set(losses)
+    assert 'train/decode.loss_ce' in scalars  # L_s under the supervised twin's key
     assert all(math.isfinite(v) for v in losses.values())
     assert 0 <= scalars['val/mIoU'] <= 100
     # After one step the poly schedule of the full run: lr * (1 - 1 / end) ** 0.9, decoder and

@@ -38,12 +38,15 @@ TEST_IMAGES = 4  # tools/test.py runs on the first 4 val images
 
 
 def _train_entries(work_dir: str, invocation: int = -1) -> list:
-    return [e for e in read_scalars(run_dirs(work_dir)[invocation]) if 'iter' in e]
+    """The logged training iterations of one training invocation (other tools, e.g.
+    tools/test.py on the same work_dir, add folders without scalars)."""
+    trained = [d for d in run_dirs(work_dir) if osp.isfile(osp.join(d, 'vis_data', 'scalars.json'))]
+    return [e for e in read_scalars(trained[invocation]) if 'iter' in e]
 
 
 def _poly_lr(it: int) -> float:
-    """The demo schedule's PolyLR (lr 0.01, eta_min 1e-4, power 0.9, 600 iters) at ``it``."""
-    return 1e-4 + (0.01 - 1e-4) * (1 - (it - 1) / 600) ** 0.9
+    """The demo schedule's PolyLR (lr 0.05, eta_min 1e-4, power 0.9, 600 iters) at ``it``."""
+    return 1e-4 + (0.05 - 1e-4) * (1 - (it - 1) / 600) ** 0.9
 
 
 def _load(path: str) -> dict:
@@ -83,6 +86,8 @@ def test_farcluss_train_logs_losses_and_pseudo_label_stats(farcluss_run):
         'pl_class_weight_max',
         'pl_acc',
         'pl_used_acc',
+        'pl_rare_precision',  # the demo configs monitor the rare class
+        'pl_rare_recall',
     ]
     losses = ['decode.loss_ce', 'loss_u', 'loss_c']  # the supervised twin's key for L_s
     other = ['lr', 'data_time', 'time', 'iter', 'step', 'loss', 'decode.acc_seg']

@@ -166,6 +166,8 @@ def run_options(
     if tiny:
         model = 'model.segmentor' if 'segmentor' in cfg.model else 'model'
         options.update({f'{model}.{k}': v for k, v in TINY.items()})
+        if 'segmentor' in cfg.model:  # the demo's burn-in outlasts a smoke run
+            options['model.semi_train_cfg.burn_in_iters'] = 0
     return options
 
 

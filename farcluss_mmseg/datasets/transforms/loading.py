@@ -90,13 +90,16 @@ class LoadCheckedAnnotations(LoadAnnotations):
             raise ValueError(
                 f'label file {path} decodes to shape {label.shape}, expected (height, width)'
             )
-        image = results.get('img')
         # mmseg's own LoadAnnotations would let a later Resize/RandomCrop rescale the label
-        # to the image silently; a label of another size belongs to another image.
-        if image is not None and label.shape != image.shape[:2]:
+        # to the image silently; a label of another size belongs to another image. Compared
+        # with the image as loaded (ori_shape): test pipelines resize the image first.
+        shape = results.get('ori_shape')
+        if shape is None and results.get('img') is not None:
+            shape = results['img'].shape[:2]
+        if shape is not None and label.shape != tuple(shape[:2]):
             raise ValueError(
                 f'label file {path} is {label.shape[1]}x{label.shape[0]} (w x h) but its image '
-                f'{results.get("img_path")} is {image.shape[1]}x{image.shape[0]}; a label '
+                f'{results.get("img_path")} is {shape[1]}x{shape[0]}; a label '
                 'must have the size of its image'
             )
 
