@@ -96,7 +96,9 @@ def test_saturation_and_hue_adjustments():
 def test_jitter_rejects_bad_arguments():
     with pytest.raises(ValueError, match=r'hue must be in \[0, 0.5\], got 0.7'):
         RandomColorJitter(hue=0.7)
-    with pytest.raises(ValueError, match=r'RandomLumaGrayscale: prob must be in \[0, 1\], got -0.1'):
+    with pytest.raises(
+        ValueError, match=r'RandomLumaGrayscale: prob must be in \[0, 1\], got -0.1'
+    ):
         RandomLumaGrayscale(prob=-0.1)
     with pytest.raises(ValueError, match=r'sigma must be \(min, max\) with 0 < min <= max'):
         RandomGaussianBlur(sigma=(2.0, 0.1))
@@ -141,3 +143,18 @@ def test_strong_views_reject_geometric_transforms():
         views(dict(img=np.zeros((24, 32, 3), np.uint8)))
     with pytest.raises(ValueError, match=r'num_views must be an int >= 1, got 0'):
         StrongViews(transforms=[], num_views=0)
+
+
+def test_mmcv_random_grayscale_is_not_shadowed():
+    """Importing the plugin leaves mmcv's RandomGrayscale (its arguments, its weights) to configs
+    that name it; ours is RandomLumaGrayscale."""
+    import mmcv.transforms
+
+    cfg = dict(type='RandomGrayscale', prob=1.0, keep_channels=True, channel_weights=(1, 1, 1))
+    transform = TRANSFORMS.build(cfg)
+    assert type(transform) is mmcv.transforms.RandomGrayscale
+    img = np.array([[[30, 60, 90]]], dtype=np.uint8)  # equal weights: the channel mean, 60
+    assert transform(dict(img=img))['img'].tolist() == [[[60, 60, 60]]]
+    assert type(TRANSFORMS.build(dict(type='RandomLumaGrayscale'))).__name__ == (
+        'RandomLumaGrayscale'
+    )
