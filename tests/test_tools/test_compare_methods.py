@@ -213,7 +213,7 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
     with open(osp.join(out, 'compare_methods.json')) as f:
         result = json.load(f)
     methods = result['methods']
-    assert list(methods) == ['supervised', 'oracle', 'farcluss']
+    assert list(methods) == ['supervised', 'farcluss']  # 2 methods x 2 seeds
     assert result['meta']['iters'] == 2 and result['meta']['seeds'] == [0, 1]
     text = open(osp.join(out, 'compare_methods.md')).read()
     miou = {}
@@ -228,20 +228,16 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
             )
         miou[name] = [run['mIoU'] for run in row['per_seed']]
         assert row['aggregate']['mIoU']['mean'] == pytest.approx(sum(miou[name]) / 2)
-    # By hand from the per-seed mIoU: the gap recovered and the paired differences.
-    mean = {name: (a + b) / 2 for name, (a, b) in miou.items()}
-    gap = mean['oracle'] - mean['supervised']
-    for name in methods:
-        expected = None if gap <= 0 else 100 * (mean[name] - mean['supervised']) / gap
-        assert methods[name]['gap_recovered'] == pytest.approx(expected)
-    for name in ('supervised', 'oracle'):
-        d0, d1 = (miou[name][i] - miou['farcluss'][i] for i in (0, 1))
-        paired = methods[name]['paired_miou_vs_farcluss']
-        assert paired['mean'] == pytest.approx((d0 + d1) / 2)
-        assert paired['std'] == pytest.approx(abs(d0 - d1) / math.sqrt(2))  # n = 2
-        assert paired['reference_ahead'] == (d0 < 0) + (d1 < 0)
-        cells = f'| {paired["mean"]:.2f} ± {paired["std"]:.2f} | {paired["reference_ahead"]}/2 |'
-        assert cells in text
+    # Without an oracle run there is no gap to recover (the gap's arithmetic is checked on
+    # known numbers above); the paired differences by hand from the per-seed mIoU.
+    assert all(methods[name]['gap_recovered'] is None for name in methods)
+    d0, d1 = (miou['supervised'][i] - miou['farcluss'][i] for i in (0, 1))
+    paired = methods['supervised']['paired_miou_vs_farcluss']
+    assert paired['mean'] == pytest.approx((d0 + d1) / 2)
+    assert paired['std'] == pytest.approx(abs(d0 - d1) / math.sqrt(2))  # n = 2
+    assert paired['reference_ahead'] == (d0 < 0) + (d1 < 0)
+    cells = f'| {paired["mean"]:.2f} ± {paired["std"]:.2f} | {paired["reference_ahead"]}/2 |'
+    assert cells in text
     assert methods['farcluss']['paired_miou_vs_farcluss'] is None
     assert all(run['pl_acc'] is None for run in methods['supervised']['per_seed'])
     assert all(0.0 <= run['pl_acc'] <= 100.0 for run in methods['farcluss']['per_seed'])

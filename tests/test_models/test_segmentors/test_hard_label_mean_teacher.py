@@ -24,6 +24,8 @@ def test_hard_pseudo_labels_by_hand():
 @pytest.mark.parametrize('suffix, threshold', [('', 0.95), ('_no-threshold', None)])
 def test_demo_configs(suffix, threshold, semi_batch):
     cfg = Config.fromfile(f'{DEMO}1-16-96x96{suffix}.py')
+    assert cfg.model.semi_train_cfg.burn_in_iters == 200  # the demo's, shared by every method
+    cfg.model.semi_train_cfg.burn_in_iters = 0  # one step here, after the burn-in
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'HardLabelMeanTeacher'
