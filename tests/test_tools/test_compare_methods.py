@@ -84,7 +84,7 @@ def test_markdown_rows():
         '| oracle | 61.00 ± 1.00 | 1.00 ± 0.00 | 100.0 | n/a | n/a | n/a | 9.00 ± 1.00 | 0/3 | 3 |'
         in lines
     )
-    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a |' in lines
+    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a | n/a |' in lines  # no log: no time
     assert lines[-1] == "Methods (config and --cfg-options): farcluss: `f.py` {'a.b': 1}"
 
 
@@ -142,6 +142,54 @@ def test_log_series_and_last_tenth(tmp_path):
     assert cmp.pseudo_label_accuracy(str(tmp_path), 20) == pytest.approx(1.95)
     assert cmp.log_series(str(tmp_path), 'pl_rare_recall') == {}
     assert cmp.pseudo_label_accuracy(str(tmp_path / 'none'), 20) is None
+
+
+def test_curve_table_by_hand():
+    curves = {
+        'farcluss': {'pl_acc': [[6, 12, 18], [1.0, 2.0, 3.0]]},
+        'mt': {'pl_used_ratio': [[12], [5.0]], 'pl_rare_recall': [[4, 13], [7.0, 8.0]]},
+    }
+    # 18 iterations, 3 points: the last logged value at or before 6, 12 and 18.
+    assert cmp.curve_table(curves, 18, points=3).splitlines() == [
+        '| method | value | it 6 | it 12 | it 18 |',
+        '|---|---|---:|---:|---:|',
+        '| farcluss | pseudo-label accuracy | 1.0 | 2.0 | 3.0 |',
+        '| mt | share of pixels used in L_u | n/a | 5.0 | 5.0 |',
+        f'| mt | PL recall ({cmp.RARE_CLASS}) | 7.0 | 7.0 | 8.0 |',
+    ]
+    # 2 iterations and 10 points: marks 0.2 ... 2 round to the distinct steps 1 and 2 (0 -> 1).
+    assert cmp.curve_table(curves, 2).splitlines()[0] == '| method | value | it 1 | it 2 |'
+
+
+def test_train_seconds_from_the_log_timestamps(tmp_path):
+    (tmp_path / 'train_stdout.log').write_text(
+        '11/29 23:56:26 - mmengine - INFO - \n'
+        'System environment:\n'
+        '11/29 23:58:21 - mmengine - INFO - Iter(train) [342/600]\n'
+        'Traceback (most recent call last):\n'
+        '11/30 00:01:02 - mmengine - INFO - Saving checkpoint at 600 iterations\n'
+    )
+    assert cmp.train_seconds(str(tmp_path)) == 4 * 60 + 36  # 23:56:26 -> 00:01:02
+    assert cmp.train_seconds(str(tmp_path / 'none')) is None
+
+
+def test_ablation_seeds():
+    assert cmp.ABLATIONS == [
+        'no-rebalance', 'no-entropy-weight', 'k1', 'no-contrast', 'no-feature-perturbation',
+        'no-entropy-threshold',
+    ]  # fmt: skip
+    args = cmp.parse_args(['--seeds', '0', '1', '2', '3', '4', '--ablation-seeds', '0', '1', '2'])
+    assert (args.seeds, args.ablation_seeds) == ([0, 1, 2, 3, 4], [0, 1, 2])
+    meta = dict(seeds=args.seeds, ablation_seeds=args.ablation_seeds)
+    assert cmp.seed_text(meta) == 'seeds [0, 1, 2, 3, 4] (ablations: [0, 1, 2])'
+    assert cmp.seed_text(dict(seeds=[0, 1], ablation_seeds=[0, 1])) == 'seeds [0, 1]'
+    assert cmp.parse_args([]).ablation_seeds is None  # the ablations run on --seeds
+
+
+def test_repeated_seeds_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        cmp.parse_args(['--ablation-seeds', '0', '0'])
+    assert '--ablation-seeds must not repeat a seed, got [0, 0]' in capsys.readouterr().err
 
 
 def test_run_options_for_a_semi_config():
@@ -244,7 +292,15 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
     with Image.open(osp.join(out, 'compare_methods.png')) as png:
         assert png.size == (1350, 420)  # figsize (13.5, 4.2) at 100 dpi
     with Image.open(osp.join(out, 'training_curves.png')) as png:
-        assert png.size == (1000, 380)  # two panels, figsize (10, 3.8): farcluss only ran
+        assert png.size == (1100, 760)  # 2 x 2 panels, figsize (11, 7.6)
+    # The curves' table: farcluss (the only curve method that ran), mean over its two seeds.
+    acc = [cmp.log_series(run['work_dir'], 'pl_acc') for run in methods['farcluss']['per_seed']]
+    means = [(acc[0][t] + acc[1][t]) / 2 for t in (1, 2)]
+    assert result['curves']['farcluss']['pl_acc'] == [[1, 2], means]
+    row = ' | '.join(f'{m:.1f}' for m in means)
+    assert f'| farcluss | pseudo-label accuracy | {row} |' in text
+    assert list(result['curves']) == ['farcluss']
+    assert all(run['train_seconds'] >= 0 for row in methods.values() for run in row['per_seed'])
     assert 'wrote ' + out + '/compare_methods.{md,png,json}, training_curves.png' in proc.stdout
 
     # A finished run is reused, not retrained.

@@ -1,8 +1,8 @@
 """Accuracy of semi-supervised methods on the demo data against the supervised and oracle bounds.
 
-    python tools/analysis_tools/compare_methods.py [--seeds 0 1 2 3 4] [--iters N]
-        [--methods NAME ...] [--out work_dirs/compare_methods] [--data-root DIR] [--threads 2]
-        [--smoke]
+    python tools/analysis_tools/compare_methods.py [--seeds 0 1 2 3 4] [--ablation-seeds 0 1 2]
+        [--iters N] [--methods NAME ...] [--out work_dirs/compare_methods] [--data-root DIR]
+        [--threads 2] [--smoke]
 
 A method is a config and ``--cfg-options`` (:data:`METHODS`). For every method (default: all of
 :data:`DEFAULT_METHODS`) and seed, with the same iterations:
@@ -20,11 +20,12 @@ A method is a config and ``--cfg-options`` (:data:`METHODS`). For every method (
 
 Then it prints one table and writes ``<out>/compare_methods.md``, ``compare_methods.json`` (the
 per-seed values too), ``compare_methods.png`` (bars with error bars and every seed's value;
-every seed's paired difference to FARCLUSS) and ``training_curves.png`` (pseudo-label accuracy
-and used share against iteration of :data:`CURVE_METHODS`, mean over seeds). Columns: mean ±
-sample std over seeds (std 0 for one seed), the share of the supervised -> oracle mIoU gap a
-method recovers (:func:`gap_recovered`), and the per-seed paired mIoU difference to FARCLUSS
-with the count of seeds where FARCLUSS is ahead (:func:`paired_differences`). The demo data is
+every seed's paired difference to FARCLUSS) and ``training_curves.png`` (pseudo-label accuracy,
+used share and rare-class precision and recall against iteration of :data:`CURVE_METHODS`, mean
+over seeds; also a table in the ``.md``). Columns: mean ± sample std over seeds (std 0 for one
+seed), the share of the supervised -> oracle mIoU gap a method recovers (:func:`gap_recovered`),
+and the per-seed paired mIoU difference to FARCLUSS with the count of seeds where FARCLUSS is
+ahead (:func:`paired_differences`); per seed also the training's wall time. The demo data is
 generated first if missing. ``--smoke`` (for the tests): :data:`SMOKE`, a tiny network.
 """
 
@@ -70,6 +71,8 @@ METHODS: Dict[str, dict] = {
     ),
 }
 DEFAULT_METHODS = list(METHODS)[:10]  # the issue's list; the last two on request
+# FARCLUSS with one component changed; --ablation-seeds may run them on fewer seeds.
+ABLATIONS = [name for name in METHODS if name.startswith(('no-', 'k1'))]
 REFERENCE = 'farcluss'  # the paired differences are taken to this method
 LOWER, UPPER = 'supervised', 'oracle'  # the gap a semi-supervised method can close
 CURVE_METHODS = ('farcluss', 'hard-label-mt', 'unimatch')  # training curves, those that ran
@@ -89,12 +92,25 @@ PL_KEYS = {
     'pl_rare_recall': f'PL recall ({RARE_CLASS})',
 }
 METRICS = (('mIoU', 'mIoU'), ('rare_iou', f'IoU ({RARE_CLASS})'), *PL_KEYS.items())
-CURVES = (('pl_acc', 'pseudo-label accuracy'), ('pl_used_ratio', 'share of pixels used in L_u'))
+CURVES = (
+    ('pl_acc', 'pseudo-label accuracy'),
+    ('pl_used_ratio', 'share of pixels used in L_u'),
+    ('pl_rare_precision', f'PL precision ({RARE_CLASS})'),
+    ('pl_rare_recall', f'PL recall ({RARE_CLASS})'),
+)
+CURVE_POINTS = 10  # the curves' table: mean over seeds at every tenth of the iterations
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--ablation-seeds',
+        type=int,
+        nargs='+',
+        default=None,
+        help=f'seeds of the ablations ({", ".join(ABLATIONS)}); default: --seeds',
+    )
     parser.add_argument('--iters', type=int, default=None, help="default: the configs' own")
     parser.add_argument('--methods', nargs='+', choices=list(METHODS), default=None)
     parser.add_argument(
@@ -110,8 +126,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.methods = args.methods or DEFAULT_METHODS
     if args.iters is not None and args.iters < 1:
         parser.error(f'--iters must be >= 1, got {args.iters}')
-    if len(set(args.seeds)) != len(args.seeds):
-        parser.error(f'--seeds must not repeat a seed, got {args.seeds}')
+    for flag, seeds in (('--seeds', args.seeds), ('--ablation-seeds', args.ablation_seeds)):
+        if seeds is not None and len(set(seeds)) != len(seeds):
+            parser.error(f'{flag} must not repeat a seed, got {seeds}')
     return args
 
 
@@ -228,6 +245,25 @@ def evaluate(config: str, options: dict, checkpoint: str, work_dir: str) -> dict
     return metrics
 
 
+def train_seconds(work_dir: str) -> Optional[float]:
+    """Wall time of a run's training, from the first to the last timestamped line of its
+    ``train_stdout.log`` (None if there is no such log, e.g. a run copied without it)."""
+    log = osp.join(work_dir, 'train_stdout.log')
+    if not osp.isfile(log):
+        return None
+    stamps = []
+    with open(log) as f:
+        for line in f:
+            try:  # mmengine's lines start with 'MM/DD HH:MM:SS - mmengine'
+                stamps.append(datetime.datetime.strptime(line[:14], '%m/%d %H:%M:%S'))
+            except ValueError:
+                continue
+    if len(stamps) < 2:
+        return None
+    seconds = (stamps[-1] - stamps[0]).total_seconds()
+    return seconds + 86400 * 365 if seconds < 0 else seconds  # a run across new year
+
+
 def log_series(work_dir: str, key: str) -> Dict[int, float]:
     """``{step: value}`` of a key in the training log lines of a run (a resumed run's later
     lines override the earlier ones of the same step); empty if the key is never logged."""
@@ -337,6 +373,13 @@ def paired_differences(
     return out
 
 
+def seed_text(meta: dict) -> str:
+    """'seeds [0, 1]', and the ablations' seeds when they differ."""
+    text = f'seeds {meta["seeds"]}'
+    ablation_seeds = meta.get('ablation_seeds', meta['seeds'])
+    return text if ablation_seeds == meta['seeds'] else f'{text} (ablations: {ablation_seeds})'
+
+
 def _cell(stat: Optional[dict]) -> str:
     if stat is None:
         return 'n/a'
@@ -348,7 +391,7 @@ def markdown(result: dict) -> str:
     meta, methods = result['meta'], result['methods']
     labels = [label for _, label in METRICS]
     lines = [
-        f'Demo data 1/16 split, val set; {meta["iters"]} iterations, seeds {meta["seeds"]}; '
+        f'Demo data 1/16 split, val set; {meta["iters"]} iterations, {seed_text(meta)}; '
         'mean ± sample std over seeds. IoU and pseudo-label (PL) statistics in %, PL over the '
         f'last 10 % of the iterations. Gap: share of the {LOWER} -> {UPPER} mIoU gap '
         f'recovered (on the means). Paired: the per-seed mIoU difference to {REFERENCE} (same '
@@ -372,12 +415,22 @@ def markdown(result: dict) -> str:
         else:
             cells += [_cell(paired[name]), f'{paired[name]["reference_ahead"]}/{paired[name]["n"]}']
         lines.append(f'| {name} | {" | ".join(cells)} | {len(row["per_seed"])} |')
-    lines += ['', '| method | seed | ' + ' | '.join(labels) + ' |']
-    lines.append('|---|---:|' + '---:|' * len(METRICS))
+    lines += ['', '| method | seed | ' + ' | '.join(labels) + ' | training (min) |']
+    lines.append('|---|---:|' + '---:|' * (len(METRICS) + 1))
     for name, row in methods.items():
         for run in row['per_seed']:
             values = ['n/a' if run.get(k) is None else f'{run[k]:.2f}' for k, _ in METRICS]
+            seconds = run.get('train_seconds')
+            values.append('n/a' if seconds is None else f'{seconds / 60:.1f}')
             lines.append(f'| {name} | {run["seed"]} | {" | ".join(values)} |')
+    if result.get('curves'):
+        lines += [
+            '',
+            'Teacher pseudo-labels on the unlabeled images over training (%, mean over seeds, '
+            'each value averaged over its log interval):',
+            '',
+            curve_table(result['curves'], max(row['iters'] for row in methods.values())),
+        ]
     lines += [
         '',
         f'Command: `{meta["command"]}`',
@@ -429,17 +482,16 @@ def bar_chart(result: dict, path: str) -> None:
         ax.set_xticklabels(names, rotation=45, ha='right', fontsize=8)
         ax.grid(axis='y', alpha=0.3)
     meta = result['meta']
-    fig.suptitle(f'Demo 1/16 split, {meta["iters"]} iterations, seeds {meta["seeds"]}')
+    fig.suptitle(f'Demo 1/16 split, {meta["iters"]} iterations, {seed_text(meta)}')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def training_curves(result: dict, path: str, methods: Sequence[str] = CURVE_METHODS) -> List[str]:
-    """Pseudo-label accuracy and used share against iteration, mean over seeds, of those of
-    ``methods`` that ran and logged them. Returns the methods drawn (nothing is written if
-    none)."""
-    drawn = {}
+def curve_means(result: dict, methods: Sequence[str] = CURVE_METHODS) -> Dict[str, dict]:
+    """Per method of ``methods`` that ran, per key of :data:`CURVES` it logged: the steps
+    logged by every seed and the mean over seeds at each, ``{name: {key: [steps, values]}}``."""
+    out = {}
     for name in methods:
         if name not in result['methods']:
             continue
@@ -450,9 +502,37 @@ def training_curves(result: dict, path: str, methods: Sequence[str] = CURVE_METH
             ]
             steps = sorted(set.intersection(*(set(s) for s in per_seed))) if per_seed else []
             if steps:
-                curves[key] = (steps, [statistics.fmean(s[t] for s in per_seed) for t in steps])
+                curves[key] = [steps, [statistics.fmean(s[t] for s in per_seed) for t in steps]]
         if curves:
-            drawn[name] = curves
+            out[name] = curves
+    return out
+
+
+def curve_table(methods: Dict[str, dict], iters: int, points: int = CURVE_POINTS) -> str:
+    """The curves as a markdown table: every method and key, the mean over seeds at the last
+    logged step at or before each ``iters / points`` (n/a before the first logged step)."""
+    marks = sorted({max(1, round(iters * (i + 1) / points)) for i in range(points)})
+    lines = [
+        '| method | value | ' + ' | '.join(f'it {m}' for m in marks) + ' |',
+        '|---|---|' + '---:|' * len(marks),
+    ]
+    for name, curves in methods.items():
+        for key, label in CURVES:
+            if key not in curves:
+                continue
+            steps, values = curves[key]
+            cells = []
+            for mark in marks:
+                before = [v for t, v in zip(steps, values) if t <= mark]
+                cells.append(f'{before[-1]:.1f}' if before else 'n/a')
+            lines.append(f'| {name} | {label} | {" | ".join(cells)} |')
+    return '\n'.join(lines)
+
+
+def training_curves(result: dict, path: str) -> List[str]:
+    """Plot ``result['curves']`` (:func:`curve_means`), one panel per key of :data:`CURVES`.
+    Returns the methods drawn (nothing is written if none)."""
+    drawn = result.get('curves') or {}
     if not drawn:
         return []
     import matplotlib
@@ -460,8 +540,8 @@ def training_curves(result: dict, path: str, methods: Sequence[str] = CURVE_METH
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(CURVES), figsize=(5 * len(CURVES), 3.8))
-    for ax, (key, label) in zip(axes, CURVES):
+    fig, axes = plt.subplots(2, (len(CURVES) + 1) // 2, figsize=(11, 7.6))
+    for ax, (key, label) in zip(axes.flat, CURVES):
         for name, curves in drawn.items():
             if key in curves:
                 steps, values = curves[key]
@@ -470,7 +550,8 @@ def training_curves(result: dict, path: str, methods: Sequence[str] = CURVE_METH
         ax.set_title(f'{label} (%)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f'Mean over seeds {result["meta"]["seeds"]}')
+    fig.suptitle(f'Teacher pseudo-labels on the unlabeled images, mean over seeds '
+                 f'{result["meta"]["seeds"]}')  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -498,7 +579,8 @@ def run_method(name: str, args: argparse.Namespace, data_root: Optional[str]) ->
     cfg = Config.fromfile(config)
     iters = args.iters or cfg.train_cfg.max_iters
     per_seed = []
-    for seed in args.seeds:
+    seeds = args.ablation_seeds if name in ABLATIONS and args.ablation_seeds else args.seeds
+    for seed in seeds:
         options = run_options(cfg, seed, iters, data_root, args.smoke, method['options'])
         tag = f'seed{seed}_it{iters}' + ('_tiny' if args.smoke else '')
         work_dir = osp.abspath(osp.join(args.out, 'runs', name, tag))
@@ -506,6 +588,7 @@ def run_method(name: str, args: argparse.Namespace, data_root: Optional[str]) ->
         metrics = evaluate(config, options, checkpoint, work_dir)
         run = dict(seed=seed, mIoU=metrics['mIoU'], rare_iou=metrics[f'IoU.{RARE_CLASS}'])
         run.update({key: last_tenth_mean(log_series(work_dir, key), iters) for key in PL_KEYS})
+        run['train_seconds'] = train_seconds(work_dir)
         per_seed.append(dict(run, work_dir=work_dir))
     return dict(
         config=method['config'],
@@ -536,6 +619,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     result['meta'] = dict(
         iters=iters[0] if len(iters) == 1 else iters,
         seeds=list(args.seeds),
+        ablation_seeds=list(args.ablation_seeds or args.seeds),
         command=' '.join(
             [
                 'python tools/analysis_tools/compare_methods.py',
@@ -547,6 +631,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         seconds=round(time.time() - start),
         methods={n: METHODS[n] for n in args.methods},
     )
+    result['curves'] = curve_means(result)
     os.makedirs(args.out, exist_ok=True)
     text = markdown(result)
     with open(osp.join(args.out, 'compare_methods.md'), 'w') as f:
