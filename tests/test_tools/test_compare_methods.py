@@ -27,9 +27,9 @@ def _load_tool():
 cmp = _load_tool()
 
 SEEDS = [
-    dict(seed=0, mIoU=50.0, rare_iou=10.0, pl_acc=80.0),
-    dict(seed=1, mIoU=52.0, rare_iou=14.0, pl_acc=90.0),
-    dict(seed=2, mIoU=54.0, rare_iou=12.0, pl_acc=70.0),
+    dict(seed=0, mIoU=50.0, rare_iou=10.0, pl_acc=80.0, final_pl_rare_recall=30.0),
+    dict(seed=1, mIoU=52.0, rare_iou=14.0, pl_acc=90.0, final_pl_rare_recall=33.0),
+    dict(seed=2, mIoU=54.0, rare_iou=12.0, pl_acc=70.0, final_pl_rare_recall=36.0),
 ]
 
 
@@ -45,6 +45,11 @@ def test_aggregate_by_hand():
     assert one['mIoU'] == dict(mean=50.0, std=0.0, n=1)
     supervised = cmp.aggregate([dict(s, pl_acc=None) for s in SEEDS])
     assert supervised['pl_acc'] is None and supervised['mIoU']['mean'] == 52.0
+    # A value undefined on one seed (None) leaves that seed out: pl_acc of seeds 0, 2 only.
+    partial = cmp.aggregate([SEEDS[0], dict(SEEDS[1], pl_acc=None), SEEDS[2]])
+    assert partial['pl_acc'] == dict(mean=75.0, std=pytest.approx(math.sqrt(50)), n=2)
+    assert cmp._cell(partial['pl_acc'], 3) == '75.00 ± 7.07 (n=2)'
+    assert cmp._cell(partial['mIoU'], 3) == '52.00 ± 2.00'
 
 
 def _row(*mious, **extra):
@@ -70,21 +75,23 @@ def test_markdown_rows():
         ),
     )
     lines = cmp.markdown(result).splitlines()
-    # farcluss recovers (52 - 45) / (61 - 45) = 43.75 % of the gap; PL precision/recall not logged
+    # farcluss recovers (52 - 45) / (61 - 45) = 43.75 % of the gap; final PL recall 33 ± 3;
+    # final PL acc and precision not given
     assert (
         '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 43.8 | 80.00 ± 10.00 | n/a | n/a '
-        '| reference |  | 3 |'
+        '| 33.00 ± 3.00 | reference |  | 3 |'
     ) in lines
     # supervised - farcluss per seed: -10, -7, -4: mean -7, sample std 3, farcluss ahead on 3/3
     assert (
-        '| supervised | 45.00 ± 5.00 | 1.00 ± 0.00 | 0.0 | n/a | n/a | n/a '
+        '| supervised | 45.00 ± 5.00 | 1.00 ± 0.00 | 0.0 | n/a | n/a | n/a | n/a '
         '| -7.00 ± 3.00 | 3/3 | 3 |'
     ) in lines
     assert (
-        '| oracle | 61.00 ± 1.00 | 1.00 ± 0.00 | 100.0 | n/a | n/a | n/a | 9.00 ± 1.00 | 0/3 | 3 |'
-        in lines
-    )
-    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a | n/a |' in lines  # no log: no time
+        '| oracle | 61.00 ± 1.00 | 1.00 ± 0.00 | 100.0 | n/a | n/a | n/a | n/a | 9.00 ± 1.00 '
+        '| 0/3 | 3 |'
+    ) in lines
+    # per seed, and no training log: no training time
+    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a | 33.00 | n/a |' in lines
     assert lines[-1] == "Methods (config and --cfg-options): farcluss: `f.py` {'a.b': 1}"
 
 
@@ -155,7 +162,7 @@ def test_curve_table_by_hand():
         '|---|---|---:|---:|---:|',
         '| farcluss | pseudo-label accuracy | 1.0 | 2.0 | 3.0 |',
         '| mt | share of pixels used in L_u | n/a | 5.0 | 5.0 |',
-        f'| mt | PL recall ({cmp.RARE_CLASS}) | 7.0 | 7.0 | 8.0 |',
+        f'| mt | PL recall ({cmp.RARE_CLASS}), per batch, 0 if none | 7.0 | 7.0 | 8.0 |',
     ]
     # 2 iterations and 10 points: marks 0.2 ... 2 round to the distinct steps 1 and 2 (0 -> 1).
     assert cmp.curve_table(curves, 2).splitlines()[0] == '| method | value | it 1 | it 2 |'
@@ -274,6 +281,14 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
                 run['mIoU'] == metrics['mIoU']
                 and run['rare_iou'] == metrics[f'IoU.{cmp.RARE_CLASS}']
             )
+            # the final pseudo-labels: the same model on the 45 unlabeled images of the split
+            with open(osp.join(run['work_dir'], 'unlabeled_metrics.json')) as f:
+                final = json.load(f)
+            assert run['final_pl_acc'] == final['aAcc'] != metrics['aAcc']
+            for key in ('Precision', 'Recall'):
+                value = final[f'{key}.{cmp.RARE_CLASS}']  # NaN (0 / 0) -> None: not defined
+                expected = None if math.isnan(value) else value
+                assert run[f'final_pl_rare_{key.lower()}'] == expected
         miou[name] = [run['mIoU'] for run in row['per_seed']]
         assert row['aggregate']['mIoU']['mean'] == pytest.approx(sum(miou[name]) / 2)
     # Without an oracle run there is no gap to recover (the gap's arithmetic is checked on

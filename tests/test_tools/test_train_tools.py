@@ -156,9 +156,10 @@ def test_nan_loss_stops_training_with_the_loss_name_and_iteration(demo_data_root
 
 # --- tools/test.py ----------------------------------------------------------------------------
 def _expected_ious(out_dir: str, data_root: str) -> dict:
-    """mIoU and per-class IoU (in %, 2 decimals, NaN for a class in neither) from the saved
-    predictions and the ground truth, computed as mmseg's IoUMetric defines them."""
+    """mIoU and per-class IoU, precision and recall (in %, 2 decimals, NaN for 0 / 0) from the
+    saved predictions and the ground truth, computed as mmseg's IoUMetric defines them."""
     intersect, union = np.zeros(len(CLASSES)), np.zeros(len(CLASSES))
+    predicted, labelled = np.zeros(len(CLASSES)), np.zeros(len(CLASSES))
     for path in sorted(glob.glob(osp.join(out_dir, '*.png'))):
         stem = osp.splitext(osp.basename(path))[0]
         pred = np.array(Image.open(path)).astype(np.int64)
@@ -169,9 +170,14 @@ def _expected_ious(out_dir: str, data_root: str) -> dict:
         intersect += hit
         num = len(CLASSES)
         union += np.bincount(pred, minlength=num) + np.bincount(gt, minlength=num) - hit
+        predicted += np.bincount(pred, minlength=num)
+        labelled += np.bincount(gt, minlength=num)
     with np.errstate(invalid='ignore'):
         iou = intersect / union
+        shares = dict(Precision=intersect / predicted, Recall=intersect / labelled)
     out = {f'IoU.{c}': round(v * 100, 2) for c, v in zip(CLASSES, iou)}
+    for key, share in shares.items():
+        out.update({f'{key}.{c}': round(v * 100, 2) for c, v in zip(CLASSES, share)})
     out['mIoU'] = round(float(np.nanmean(iou)) * 100, 2)
     return out
 
@@ -192,6 +198,7 @@ def test_test_tool_reports_miou_and_per_class_iou(which, request, demo_data_root
         metrics = json.loads(f.read())
     assert list(metrics)[:11] == ['aAcc', 'mIoU', 'mAcc'] + [f'IoU.{c}' for c in CLASSES]
     expected = _expected_ious(out_dir, demo_data_root)
+    assert sorted(metrics) == sorted([*expected, 'aAcc', 'mAcc', 'data_time', 'time'])
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(value, abs=1e-4, nan_ok=True), key
     assert f'mIoU: {expected["mIoU"]:.4f}' in proc.stdout + proc.stderr

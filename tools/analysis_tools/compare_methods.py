@@ -13,10 +13,14 @@ A method is a config and ``--cfg-options`` (:data:`METHODS`). For every method (
    end, and a log line every ``iters / 100`` iterations averaged over exactly those
    iterations. A run whose final checkpoint exists with the same config and options is reused;
 2. evaluates the final checkpoint on the val set (the teacher for mean-teacher methods) and
-   reads mIoU and the rare class's IoU (``PerClassIoUMetric``'s ``IoU.<rare class>``);
-3. reads the pseudo-label statistics of :data:`PL_KEYS` (teacher pseudo-labels vs the hidden
-   labels of the unlabeled images) from ``<run>/<timestamp>/vis_data/scalars.json``, averaged
-   over the last 10 % of the iterations; a key a method does not log is n/a.
+   reads mIoU and the rare class's IoU (``PerClassIoUMetric``'s ``IoU.<rare class>``), then on
+   the unlabeled images of the split against their hidden labels (:data:`FINAL_PL`: the final
+   pseudo-labels, whole images, argmax, no threshold: pixel accuracy and the rare class's
+   precision and recall);
+3. reads the pseudo-label accuracy of :data:`PL_KEYS` (the teacher's pseudo-labels of the weak
+   views during training vs the hidden labels) from
+   ``<run>/<timestamp>/vis_data/scalars.json``, averaged over the last 10 % of the iterations;
+   a key a method does not log is n/a.
 
 Then it prints one table and writes ``<out>/compare_methods.md``, ``compare_methods.json`` (the
 per-seed values too), ``compare_methods.png`` (bars with error bars and every seed's value;
@@ -86,17 +90,27 @@ TINY = {  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel head
     'decode_head.c1_channels': 8,
 }
 # Pseudo-label statistics read from the training log (logged in %): key -> column label.
-PL_KEYS = {
-    'pl_acc': 'PL acc',
-    'pl_rare_precision': f'PL precision ({RARE_CLASS})',
-    'pl_rare_recall': f'PL recall ({RARE_CLASS})',
+PL_KEYS = {'pl_acc': 'PL acc (training)'}
+# The final model's labels of the unlabeled images: column -> (PerClassIoUMetric key, label).
+# Pooled over all pixels of the split; the training log's rare-class ratios are per batch (0 for
+# a batch without the class), which averages absences in as zeros.
+UNLABELED_SPLIT = 'splits/1_16/unlabeled.txt'
+FINAL_PL = {
+    'final_pl_acc': ('aAcc', 'final PL acc'),
+    'final_pl_rare_precision': (f'Precision.{RARE_CLASS}', f'final PL precision ({RARE_CLASS})'),
+    'final_pl_rare_recall': (f'Recall.{RARE_CLASS}', f'final PL recall ({RARE_CLASS})'),
 }
-METRICS = (('mIoU', 'mIoU'), ('rare_iou', f'IoU ({RARE_CLASS})'), *PL_KEYS.items())
+METRICS = (
+    ('mIoU', 'mIoU'),
+    ('rare_iou', f'IoU ({RARE_CLASS})'),
+    *PL_KEYS.items(),
+    *((key, label) for key, (_, label) in FINAL_PL.items()),
+)
 CURVES = (
     ('pl_acc', 'pseudo-label accuracy'),
     ('pl_used_ratio', 'share of pixels used in L_u'),
-    ('pl_rare_precision', f'PL precision ({RARE_CLASS})'),
-    ('pl_rare_recall', f'PL recall ({RARE_CLASS})'),
+    ('pl_rare_precision', f'PL precision ({RARE_CLASS}), per batch, 0 if none'),
+    ('pl_rare_recall', f'PL recall ({RARE_CLASS}), per batch, 0 if none'),
 )
 CURVE_POINTS = 10  # the curves' table: mean over seeds at every tenth of the iterations
 
@@ -222,9 +236,13 @@ def train(config: str, options: dict, work_dir: str, threads: int) -> str:
     return checkpoint
 
 
-def evaluate(config: str, options: dict, checkpoint: str, work_dir: str) -> dict:
-    """Val metrics of a checkpoint (as tools/test.py computes them), cached beside it."""
-    cache = osp.join(work_dir, 'val_metrics.json')
+def evaluate(
+    config: str, options: dict, checkpoint: str, work_dir: str, split: Optional[str] = None
+) -> dict:
+    """Test metrics of a checkpoint (as tools/test.py computes them) on the val set, or on the
+    images of ``split`` (a list file of the dataset), cached beside it."""
+    name = 'val' if split is None else osp.splitext(osp.basename(split))[0]
+    cache = osp.join(work_dir, f'{name}_metrics.json')
     if osp.isfile(cache) and osp.getmtime(cache) >= osp.getmtime(checkpoint):
         with open(cache) as f:
             return json.load(f)
@@ -235,6 +253,8 @@ def evaluate(config: str, options: dict, checkpoint: str, work_dir: str) -> dict
 
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(options)
+    if split is not None:
+        cfg.test_dataloader.dataset.ann_file = split
     cfg.work_dir = osp.join(work_dir, 'test')
     cfg.load_from = checkpoint
     cfg.experiment_name = f'test_{osp.basename(work_dir)}_{time.time_ns()}'
@@ -300,16 +320,16 @@ def aggregate(per_seed: List[Dict[str, Optional[float]]]) -> Dict[str, Optional[
 
     Args:
         per_seed (list[dict]): One dict per seed with keys of :data:`METRICS`; a missing key or
-            a None value (not logged) makes the metric None.
+            a None value (not logged, or undefined on that seed) leaves that seed out.
 
     Returns:
-        dict: ``{metric: {'mean': float, 'std': float, 'n': int} or None}``; std is 0.0 for
-        a single seed.
+        dict: ``{metric: {'mean': float, 'std': float, 'n': int} or None}``: ``n`` seeds had
+        a value (None if none had); std is 0.0 for a single one.
     """
     out = {}
     for key, _ in METRICS:
-        values = [run.get(key) for run in per_seed]
-        out[key] = None if not values or None in values else _mean_std(values)
+        values = [run[key] for run in per_seed if run.get(key) is not None]
+        out[key] = _mean_std(values) if values else None
     return out
 
 
@@ -380,10 +400,16 @@ def seed_text(meta: dict) -> str:
     return text if ablation_seeds == meta['seeds'] else f'{text} (ablations: {ablation_seeds})'
 
 
-def _cell(stat: Optional[dict]) -> str:
+def _finite(value: float) -> Optional[float]:
+    return None if math.isnan(value) else value
+
+
+def _cell(stat: Optional[dict], seeds: Optional[int] = None) -> str:
+    """``mean ± std``, with ``(n=k)`` when only k of the method's ``seeds`` had a value."""
     if stat is None:
         return 'n/a'
-    return f'{stat["mean"]:.2f} ± {stat["std"]:.2f}'
+    text = f'{stat["mean"]:.2f} ± {stat["std"]:.2f}'
+    return text if seeds is None or stat['n'] == seeds else f'{text} (n={stat["n"]})'
 
 
 def markdown(result: dict) -> str:
@@ -392,8 +418,11 @@ def markdown(result: dict) -> str:
     labels = [label for _, label in METRICS]
     lines = [
         f'Demo data 1/16 split, val set; {meta["iters"]} iterations, {seed_text(meta)}; '
-        'mean ± sample std over seeds. IoU and pseudo-label (PL) statistics in %, PL over the '
-        f'last 10 % of the iterations. Gap: share of the {LOWER} -> {UPPER} mIoU gap '
+        'mean ± sample std over seeds. IoU and pseudo-label (PL) statistics in %. PL acc '
+        "(training): the teacher's labels of the weak views, over the last 10 % of the "
+        'iterations. Final PL: the final model (the teacher of a mean-teacher method) on the '
+        f'unlabeled images of the split ({UNLABELED_SPLIT}), whole images, argmax, no '
+        f'threshold, pooled over all their pixels. Gap: share of the {LOWER} -> {UPPER} mIoU gap '
         f'recovered (on the means). Paired: the per-seed mIoU difference to {REFERENCE} (same '
         f'seed), mean ± std, and on how many seeds {REFERENCE} is ahead.',
         '',
@@ -406,7 +435,7 @@ def markdown(result: dict) -> str:
     paired = paired_differences(methods)
     for name, row in methods.items():
         stats = row['aggregate']
-        cells = [_cell(stats[key]) for key, _ in METRICS]
+        cells = [_cell(stats[key], len(row['per_seed'])) for key, _ in METRICS]
         cells.insert(2, 'n/a' if gaps[name] is None else f'{gaps[name]:.1f}')
         if name == REFERENCE:
             cells += ['reference', '']
@@ -587,6 +616,9 @@ def run_method(name: str, args: argparse.Namespace, data_root: Optional[str]) ->
         checkpoint = train(config, options, work_dir, args.threads)
         metrics = evaluate(config, options, checkpoint, work_dir)
         run = dict(seed=seed, mIoU=metrics['mIoU'], rare_iou=metrics[f'IoU.{RARE_CLASS}'])
+        final = evaluate(config, options, checkpoint, work_dir, UNLABELED_SPLIT)
+        # NaN: the model predicts no pixel of the class (precision) on that seed
+        run.update({k: _finite(final[metric]) for k, (metric, _) in FINAL_PL.items()})
         run.update({key: last_tenth_mean(log_series(work_dir, key), iters) for key in PL_KEYS})
         run['train_seconds'] = train_seconds(work_dir)
         per_seed.append(dict(run, work_dir=work_dir))
