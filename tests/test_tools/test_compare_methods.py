@@ -168,6 +168,12 @@ def test_curve_table_by_hand():
     assert cmp.curve_table(curves, 2).splitlines()[0] == '| method | value | it 1 | it 2 |'
 
 
+def test_moving_mean_by_hand():
+    # width 3: (1 + 2) / 2, (1 + 2 + 6) / 3, (2 + 6 + 7) / 3, (6 + 7) / 2
+    assert cmp.moving_mean([1.0, 2.0, 6.0, 7.0], 3) == [1.5, 3.0, 5.0, 6.5]
+    assert cmp.moving_mean([1.0, 2.0], 1) == [1.0, 2.0]
+
+
 def test_train_seconds_from_the_log_timestamps(tmp_path):
     (tmp_path / 'train_stdout.log').write_text(
         '11/29 23:56:26 - mmengine - INFO - \n'

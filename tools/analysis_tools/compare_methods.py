@@ -113,6 +113,7 @@ CURVES = (
     ('pl_rare_recall', f'PL recall ({RARE_CLASS}), per batch, 0 if none'),
 )
 CURVE_POINTS = 10  # the curves' table: mean over seeds at every tenth of the iterations
+CURVE_SMOOTHING = 5  # the figure: a centred moving mean over this many log points
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -558,9 +559,17 @@ def curve_table(methods: Dict[str, dict], iters: int, points: int = CURVE_POINTS
     return '\n'.join(lines)
 
 
-def training_curves(result: dict, path: str) -> List[str]:
-    """Plot ``result['curves']`` (:func:`curve_means`), one panel per key of :data:`CURVES`.
-    Returns the methods drawn (nothing is written if none)."""
+def moving_mean(values: Sequence[float], width: int) -> List[float]:
+    """Centred moving mean over ``width`` points, the window shrinking at both ends."""
+    half = width // 2
+    windows = (values[max(0, i - half) : i + half + 1] for i in range(len(values)))
+    return [statistics.fmean(w) for w in windows]
+
+
+def training_curves(result: dict, path: str, smoothing: int = CURVE_SMOOTHING) -> List[str]:
+    """Plot ``result['curves']`` (:func:`curve_means`), one panel per key of :data:`CURVES`,
+    each curve a :func:`moving_mean` over ``smoothing`` log points. Returns the methods drawn
+    (nothing is written if none)."""
     drawn = result.get('curves') or {}
     if not drawn:
         return []
@@ -574,13 +583,13 @@ def training_curves(result: dict, path: str) -> List[str]:
         for name, curves in drawn.items():
             if key in curves:
                 steps, values = curves[key]
-                ax.plot(steps, values, label=name)
+                ax.plot(steps, moving_mean(values, smoothing), label=name)
         ax.set_xlabel('iteration')
         ax.set_title(f'{label} (%)')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f'Teacher pseudo-labels on the unlabeled images, mean over seeds '
-                 f'{result["meta"]["seeds"]}')  # fmt: skip
+                 f'{result["meta"]["seeds"]}, moving mean over {smoothing} log points')  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
