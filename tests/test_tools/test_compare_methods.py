@@ -95,6 +95,37 @@ def test_markdown_rows():
     assert lines[-1] == "Methods (config and --cfg-options): farcluss: `f.py` {'a.b': 1}"
 
 
+def test_class_differences_by_hand():
+    def runs(*ious):
+        return dict(
+            per_seed=[dict(seed=i, class_iou=dict(a=a, b=b)) for i, (a, b) in enumerate(ious)]
+        )
+
+    methods = {
+        'supervised': runs((10.0, 50.0), (20.0, 40.0)),
+        'farcluss': runs((13.0, 45.0), (22.0, 40.0)),
+        'none': dict(per_seed=[dict(seed=0)]),  # no per-class IoU: left out
+    }
+    diffs = cmp.class_differences(methods)
+    # a: +3, +2 -> mean 2.5, sample std sqrt(0.5), ahead 2; b: -5, 0 -> -2.5, ahead 0 (a tie)
+    assert list(diffs) == ['farcluss']
+    assert diffs['farcluss']['a'] == dict(mean=2.5, std=pytest.approx(math.sqrt(0.5)), n=2, ahead=2)
+    assert diffs['farcluss']['b'] == dict(
+        mean=-2.5, std=pytest.approx(math.sqrt(12.5)), n=2, ahead=0
+    )
+    assert cmp.class_differences({'farcluss': methods['farcluss']}) == {}
+    result = dict(methods={n: dict(m, aggregate=cmp.aggregate([])) for n, m in methods.items()})
+    result['meta'] = dict(iters=2, seeds=[0, 1], command='c', machine='m', date='d', seconds=1,
+                          methods={})  # fmt: skip
+    for name in methods:
+        result['methods'][name]['per_seed'] = [
+            dict(run, mIoU=1.0, rare_iou=1.0) for run in methods[name]['per_seed']
+        ]
+    lines = cmp.markdown(result).splitlines()
+    assert '| method | a | b |' in lines
+    assert '| farcluss | +2.50 (2/2) | -2.50 (0/2) |' in lines
+
+
 def test_gap_recovered_by_hand():
     methods = {
         'supervised': _row(40.0, 42.0),  # mean 41

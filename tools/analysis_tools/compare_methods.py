@@ -401,6 +401,27 @@ def seed_text(meta: dict) -> str:
     return text if ablation_seeds == meta['seeds'] else f'{text} (ablations: {ablation_seeds})'
 
 
+def class_differences(methods: Dict[str, dict], reference: str = LOWER) -> Dict[str, dict]:
+    """Per method and class, the val IoU difference to ``reference`` on every shared seed:
+    ``{method: {class: {'mean', 'std', 'n', 'ahead'}}}`` (``ahead``: seeds where the method's
+    IoU is higher). Empty without the reference or per-class IoU (``class_iou``)."""
+    if reference not in methods:
+        return {}
+    ref = {run['seed']: run.get('class_iou') for run in methods[reference]['per_seed']}
+    out = {}
+    for name, row in methods.items():
+        if name == reference:
+            continue
+        pairs = [(run['class_iou'], ref[run['seed']]) for run in row['per_seed']
+                 if run.get('class_iou') and ref.get(run['seed'])]  # fmt: skip
+        if pairs:
+            out[name] = {}
+            for cls in pairs[0][1]:
+                diffs = [ours[cls] - theirs[cls] for ours, theirs in pairs]
+                out[name][cls] = dict(_mean_std(diffs), ahead=sum(d > 0 for d in diffs))
+    return out
+
+
 def _finite(value: float) -> Optional[float]:
     return None if math.isnan(value) else value
 
@@ -453,6 +474,20 @@ def markdown(result: dict) -> str:
             seconds = run.get('train_seconds')
             values.append('n/a' if seconds is None else f'{seconds / 60:.1f}')
             lines.append(f'| {name} | {run["seed"]} | {" | ".join(values)} |')
+    per_class = class_differences(methods)
+    if per_class:
+        classes = list(next(iter(per_class.values())))
+        lines += [
+            '',
+            f'Val IoU per class, paired difference to {LOWER} (mean over the shared seeds; in '
+            f'brackets the seeds where the method is ahead of {LOWER}):',
+            '',
+            '| method | ' + ' | '.join(classes) + ' |',
+            '|---|' + '---:|' * len(classes),
+        ]
+        for name, diffs in per_class.items():
+            cells = [f'{d["mean"]:+.2f} ({d["ahead"]}/{d["n"]})' for d in diffs.values()]
+            lines.append(f'| {name} | {" | ".join(cells)} |')
     if result.get('curves'):
         lines += [
             '',
@@ -625,6 +660,7 @@ def run_method(name: str, args: argparse.Namespace, data_root: Optional[str]) ->
         checkpoint = train(config, options, work_dir, args.threads)
         metrics = evaluate(config, options, checkpoint, work_dir)
         run = dict(seed=seed, mIoU=metrics['mIoU'], rare_iou=metrics[f'IoU.{RARE_CLASS}'])
+        run['class_iou'] = {k[len('IoU.') :]: v for k, v in metrics.items() if k.startswith('IoU.')}
         final = evaluate(config, options, checkpoint, work_dir, UNLABELED_SPLIT)
         # NaN: the model predicts no pixel of the class (precision) on that seed
         run.update({k: _finite(final[metric]) for k, (metric, _) in FINAL_PL.items()})
