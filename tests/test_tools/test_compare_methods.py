@@ -76,22 +76,22 @@ def test_markdown_rows():
     )
     lines = cmp.markdown(result).splitlines()
     # farcluss recovers (52 - 45) / (61 - 45) = 43.75 % of the gap; final PL recall 33 ± 3;
-    # final PL acc and precision not given
+    # PL used, used PL acc, final PL acc and precision not given
     assert (
-        '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 43.8 | 80.00 ± 10.00 | n/a | n/a '
+        '| farcluss | 52.00 ± 2.00 | 12.00 ± 2.00 | 43.8 | 80.00 ± 10.00 | n/a | n/a | n/a | n/a '
         '| 33.00 ± 3.00 | reference |  | 3 |'
     ) in lines
     # supervised - farcluss per seed: -10, -7, -4: mean -7, sample std 3, farcluss ahead on 3/3
     assert (
-        '| supervised | 45.00 ± 5.00 | 1.00 ± 0.00 | 0.0 | n/a | n/a | n/a | n/a '
+        '| supervised | 45.00 ± 5.00 | 1.00 ± 0.00 | 0.0 | n/a | n/a | n/a | n/a | n/a | n/a '
         '| -7.00 ± 3.00 | 3/3 | 3 |'
     ) in lines
     assert (
-        '| oracle | 61.00 ± 1.00 | 1.00 ± 0.00 | 100.0 | n/a | n/a | n/a | n/a | 9.00 ± 1.00 '
-        '| 0/3 | 3 |'
+        '| oracle | 61.00 ± 1.00 | 1.00 ± 0.00 | 100.0 | n/a | n/a | n/a | n/a | n/a | n/a '
+        '| 9.00 ± 1.00 | 0/3 | 3 |'
     ) in lines
     # per seed, and no training log: no training time
-    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a | 33.00 | n/a |' in lines
+    assert '| farcluss | 1 | 52.00 | 14.00 | 90.00 | n/a | n/a | n/a | n/a | 33.00 | n/a |' in lines
     assert lines[-1] == "Methods (config and --cfg-options): farcluss: `f.py` {'a.b': 1}"
 
 
@@ -341,6 +341,7 @@ def test_smoke_comparison(tmp_path, demo_data_root, capsys):
     assert methods['farcluss']['paired_miou_vs_farcluss'] is None
     assert all(run['pl_acc'] is None for run in methods['supervised']['per_seed'])
     assert all(0.0 <= run['pl_acc'] <= 100.0 for run in methods['farcluss']['per_seed'])
+    assert all(0.0 <= run['pl_used_ratio'] <= 100.0 for run in methods['farcluss']['per_seed'])
     with Image.open(osp.join(out, 'compare_methods.png')) as png:
         assert png.size == (1350, 420)  # figsize (13.5, 4.2) at 100 dpi
     with Image.open(osp.join(out, 'training_curves.png')) as png:

@@ -17,8 +17,9 @@ A method is a config and ``--cfg-options`` (:data:`METHODS`). For every method (
    the unlabeled images of the split against their hidden labels (:data:`FINAL_PL`: the final
    pseudo-labels, whole images, argmax, no threshold: pixel accuracy and the rare class's
    precision and recall);
-3. reads the pseudo-label accuracy of :data:`PL_KEYS` (the teacher's pseudo-labels of the weak
-   views during training vs the hidden labels) from
+3. reads the pseudo-label statistics of :data:`PL_KEYS` (the teacher's pseudo-labels of the
+   weak views during training vs the hidden labels: accuracy, share used, accuracy of the used
+   ones) from
    ``<run>/<timestamp>/vis_data/scalars.json``, averaged over the last 10 % of the iterations;
    a key a method does not log is n/a.
 
@@ -90,7 +91,11 @@ TINY = {  # --smoke: ResNetV1c-18 with 8 base channels, a 16-channel head
     'decode_head.c1_channels': 8,
 }
 # Pseudo-label statistics read from the training log (logged in %): key -> column label.
-PL_KEYS = {'pl_acc': 'PL acc (training)'}
+PL_KEYS = {
+    'pl_acc': 'PL acc (training)',
+    'pl_used_ratio': 'PL used (training)',  # share of the pixels that enter L_u
+    'pl_used_acc': 'used PL acc (training)',
+}
 # The final model's labels of the unlabeled images: column -> (PerClassIoUMetric key, label).
 # Pooled over all pixels of the split; the training log's rare-class ratios are per batch (0 for
 # a batch without the class), which averages absences in as zeros.
