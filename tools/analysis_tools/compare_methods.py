@@ -309,12 +309,6 @@ def last_tenth_mean(series: Dict[int, float], iters: int) -> Optional[float]:
     return statistics.fmean(last) if last else None
 
 
-def pseudo_label_accuracy(work_dir: str, iters: int) -> Optional[float]:
-    """Mean ``pl_acc`` over the last 10 % of the iterations (None if the method logs none,
-    e.g. supervised-only)."""
-    return last_tenth_mean(log_series(work_dir, 'pl_acc'), iters)
-
-
 # ---------------------------------------------------------------------------- aggregation
 def _mean_std(values: Sequence[float]) -> dict:
     std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -372,6 +366,20 @@ def gap_recovered(
     }
 
 
+def _paired(methods: Dict[str, dict], reference: str, value) -> Dict[str, List[float]]:
+    """Per method but ``reference``, ``value(run) - value(reference's run)`` on every seed both
+    ran and both have a value (``value`` returns None where a run has none); methods without
+    such a seed are left out."""
+    ref = {run['seed']: value(run) for run in methods[reference]['per_seed']}
+    out = {}
+    for name, row in methods.items():
+        pairs = [(value(run), ref.get(run['seed'])) for run in row['per_seed']]
+        diffs = [ours - theirs for ours, theirs in pairs if None not in (ours, theirs)]
+        if name != reference and diffs:
+            out[name] = diffs
+    return out
+
+
 def paired_differences(
     methods: Dict[str, dict], reference: str = REFERENCE, key: str = 'mIoU'
 ) -> Dict[str, Optional[dict]]:
@@ -389,12 +397,8 @@ def paired_differences(
         neither).
     """
     out: Dict[str, Optional[dict]] = {name: None for name in methods}
-    if reference not in methods:
-        return out
-    ref = {run['seed']: run[key] for run in methods[reference]['per_seed']}
-    for name, row in methods.items():
-        diffs = [run[key] - ref[run['seed']] for run in row['per_seed'] if run['seed'] in ref]
-        if name != reference and diffs:
+    if reference in methods:
+        for name, diffs in _paired(methods, reference, lambda run: run[key]).items():
             out[name] = dict(_mean_std(diffs), reference_ahead=sum(d < 0 for d in diffs))
     return out
 
@@ -410,21 +414,17 @@ def class_differences(methods: Dict[str, dict], reference: str = LOWER) -> Dict[
     """Per method and class, the val IoU difference to ``reference`` on every shared seed:
     ``{method: {class: {'mean', 'std', 'n', 'ahead'}}}`` (``ahead``: seeds where the method's
     IoU is higher). Empty without the reference or per-class IoU (``class_iou``)."""
-    if reference not in methods:
-        return {}
-    ref = {run['seed']: run.get('class_iou') for run in methods[reference]['per_seed']}
-    out = {}
-    for name, row in methods.items():
-        if name == reference:
-            continue
-        pairs = [(run['class_iou'], ref[run['seed']]) for run in row['per_seed']
-                 if run.get('class_iou') and ref.get(run['seed'])]  # fmt: skip
-        if pairs:
-            out[name] = {}
-            for cls in pairs[0][1]:
-                diffs = [ours[cls] - theirs[cls] for ours, theirs in pairs]
-                out[name][cls] = dict(_mean_std(diffs), ahead=sum(d > 0 for d in diffs))
+    runs = methods.get(reference, {}).get('per_seed', [])
+    classes = next((run['class_iou'] for run in runs if run.get('class_iou')), {})
+    out: Dict[str, dict] = {}
+    for cls in classes:
+        for name, diffs in _paired(methods, reference, _class_iou(cls)).items():
+            out.setdefault(name, {})[cls] = dict(_mean_std(diffs), ahead=sum(d > 0 for d in diffs))
     return out
+
+
+def _class_iou(cls: str):
+    return lambda run: (run.get('class_iou') or {}).get(cls)
 
 
 def _finite(value: float) -> Optional[float]:
