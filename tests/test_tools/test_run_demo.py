@@ -32,3 +32,18 @@ def test_table_has_the_gap_recovered_row():
     ]
     results[run_demo.ORACLE]['mIoU'] = 39.0  # no gap to recover
     assert '| gap recovered (%) | n/a | n/a | n/a |' in run_demo.table(results, ['sky'])
+
+
+def test_a_finished_run_is_reused_only_with_the_same_config(tmp_path, capsys):
+    config = osp.join(REPO, run_demo.RUNS[run_demo.SUPERVISED])
+    work_dir = str(tmp_path / 'run')
+    ckpt, text = run_demo.checkpoint_to_train(config, work_dir, retrain=False)
+    assert ckpt == osp.join(work_dir, 'iter_600.pth') and 'max_iters=600' in text
+    (tmp_path / 'run').mkdir()
+    (tmp_path / 'run' / 'iter_600.pth').write_bytes(b'')
+    (tmp_path / 'run' / 'demo_config.py').write_text(text)
+    assert run_demo.checkpoint_to_train(config, work_dir, retrain=False) == (ckpt, None)
+    assert 'reusing' in capsys.readouterr().out
+    assert run_demo.checkpoint_to_train(config, work_dir, retrain=True) == (ckpt, text)
+    (tmp_path / 'run' / 'demo_config.py').write_text(text.replace('600', '6000'))
+    assert run_demo.checkpoint_to_train(config, work_dir, retrain=False) == (ckpt, text)
