@@ -30,6 +30,8 @@ def _load_helpers():
 e2e = _load_helpers()
 farcluss_run = e2e.farcluss_run
 README = osp.join(e2e.REPO, 'README.md')
+# make demo's FARCLUSS run (tools/run_demo.py), whose checkpoint the snippets load
+DEMO_RUN = 'farcluss_deeplabv3plus_r18-w32-d8_1xb8+8-500it_farcluss-demo-1-16-96x96'
 SKIP = re.compile(r'^<!-- readme-test: skip \((.+)\) -->$')
 
 
@@ -76,10 +78,10 @@ def demo_layout(tmp_path, farcluss_run, demo_data_root) -> str:
     (root / 'data').mkdir(parents=True)
     os.symlink(osp.join(e2e.REPO, 'configs'), root / 'configs')
     os.symlink(demo_data_root, root / 'data' / 'farcluss_demo')
-    run = root / 'work_dirs' / 'demo' / osp.splitext(osp.basename(e2e.FARCLUSS))[0]
+    run = root / 'work_dirs' / 'demo' / DEMO_RUN
     run.mkdir(parents=True)
-    os.symlink(farcluss_run.config, run / osp.basename(farcluss_run.config))
-    os.symlink(farcluss_run.checkpoint, run / 'iter_600.pth')  # make demo trains 600 iterations
+    os.symlink(farcluss_run.config, run / f'{DEMO_RUN}.py')
+    os.symlink(farcluss_run.checkpoint, run / 'iter_500.pth')  # make demo trains 500 iterations
     return str(root)
 
 

@@ -38,12 +38,43 @@ def test_a_finished_run_is_reused_only_with_the_same_config(tmp_path, capsys):
     config = osp.join(REPO, run_demo.RUNS[run_demo.SUPERVISED])
     work_dir = str(tmp_path / 'run')
     ckpt, text = run_demo.checkpoint_to_train(config, work_dir, retrain=False)
-    assert ckpt == osp.join(work_dir, 'iter_600.pth') and 'max_iters=600' in text
+    assert ckpt == osp.join(work_dir, 'iter_500.pth') and 'max_iters=500' in text
     (tmp_path / 'run').mkdir()
-    (tmp_path / 'run' / 'iter_600.pth').write_bytes(b'')
+    (tmp_path / 'run' / 'iter_500.pth').write_bytes(b'')
     (tmp_path / 'run' / 'demo_config.py').write_text(text)
     assert run_demo.checkpoint_to_train(config, work_dir, retrain=False) == (ckpt, None)
     assert 'reusing' in capsys.readouterr().out
     assert run_demo.checkpoint_to_train(config, work_dir, retrain=True) == (ckpt, text)
-    (tmp_path / 'run' / 'demo_config.py').write_text(text.replace('600', '6000'))
+    (tmp_path / 'run' / 'demo_config.py').write_text(text.replace('500', '5000'))
     assert run_demo.checkpoint_to_train(config, work_dir, retrain=False) == (ckpt, text)
+
+
+def _flat(d, prefix=''):
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f'{prefix}{key}.'))
+        else:
+            out[f'{prefix}{key}'] = value
+    return out
+
+
+def test_demo_runs_are_the_600_iteration_configs_on_500_iterations():
+    """make demo's three configs differ from compare_methods.py's only in the schedule, which
+    they share (the burn-in stays 200)."""
+    from mmengine.config import Config
+
+    for name, config in run_demo.RUNS.items():
+        ours = Config.fromfile(osp.join(REPO, config)).to_dict()
+        theirs = Config.fromfile(osp.join(REPO, config.replace('500it', '600it'))).to_dict()
+        assert [s['end'] for s in ours['param_scheduler']] == [500], name
+        ours['param_scheduler'][0]['end'] = 600
+        ours, theirs = _flat(ours), _flat(theirs)
+        assert ours.keys() == theirs.keys(), name
+        assert {k: v for k, v in ours.items() if theirs[k] != v} == {
+            'train_cfg.max_iters': 500,
+            'train_cfg.val_interval': 250,
+            'default_hooks.checkpoint.interval': 250,
+        }, name
+        if name == run_demo.FARCLUSS:
+            assert ours['model.semi_train_cfg.burn_in_iters'] == 200
