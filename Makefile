@@ -16,7 +16,7 @@ demo: setup
 	$(BIN)/python tools/run_demo.py
 
 test: setup
-	$(BIN)/python -m pytest -q --durations=25 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 tests
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
