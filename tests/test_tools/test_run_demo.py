@@ -1,7 +1,9 @@
-"""tools/run_demo.py: the demo table, by hand."""
+"""tools/run_demo.py: the demo table by hand, its configs, reusing a run, a failed training."""
 
 import os.path as osp
 import sys
+
+import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -78,3 +80,17 @@ def test_demo_runs_are_the_600_iteration_configs_on_500_iterations():
         }, name
         if name == run_demo.FARCLUSS:
             assert ours['model.semi_train_cfg.burn_in_iters'] == 200
+
+
+def test_a_failed_training_names_its_log(tmp_path, capsys):
+    """A real tools/train.py run on a config that does not exist: the error and the line printed
+    at once both name the log, which holds train.py's own message."""
+    work_dir = str(tmp_path / 'run')
+    failed = r'training .*missing\.py failed \(exit [1-9]\d*\); see '
+    with pytest.raises(RuntimeError, match=failed):
+        run_demo.train(str(tmp_path / 'missing.py'), work_dir, 'text', threads=1)
+    log = osp.join(work_dir, 'train_stdout.log')
+    assert f'see {log}' in capsys.readouterr().out
+    with open(log) as f:
+        assert 'missing.py' in f.read()
+    assert not osp.exists(osp.join(work_dir, 'demo_config.py'))  # no stamp: trained again next time
